@@ -1,0 +1,48 @@
+//! Command-line definitions and dispatch. Each subcommand lives in its own file and only
+//! translates arguments into library calls and results into a report.
+
+mod report;
+mod sample;
+
+use clap::{Parser, Subcommand};
+use medimpute::cancel;
+
+/// medimpute: raw MIMIC-III / MIMIC-IV ICU exports into complete hourly vital-sign grids.
+///
+/// Exit codes: 0 success, 1 internal or output error, 2 bad input or arguments, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "medimpute", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Sample(sample::SampleArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    cancel::install_handler();
+    let result = match cli.command {
+        Command::Sample(args) => sample::run(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("medimpute: error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Builds the rayon pool for `--workers` (0 = all cores).
+fn thread_pool(workers: usize) -> medimpute::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("medimpute-{i}"))
+        .build()
+        .map_err(|e| medimpute::Error::Usage(format!("cannot start {workers} threads: {e}")))
+}

@@ -1,0 +1,104 @@
+//! Progress bars and closing summaries, kept out of the library so that it never prints.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use medimpute::grid::Axes;
+use medimpute::sampling::SampleReport;
+use std::fmt::Write;
+use std::path::Path;
+
+/// A progress bar over bytes on stderr; hidden when stderr is not a terminal.
+pub fn bytes_bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:40.cyan/blue}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+/// A progress bar over a count of things.
+#[allow(dead_code)] // used by `generate`, wired next
+pub fn count_bar(label: &str, total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40.cyan/blue}] {pos}/{len} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+/// Thousands separators, for counts a person reads.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// The closing summary of `medimpute sample`.
+pub fn sample_summary(report: &SampleReport, out: &Path, threads: usize) -> String {
+    let rows = &report.rows;
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "sampled {} rows ({:.1} MB of CSV, {:.1} MB on disk) in {:.2} s on {threads} thread(s): \
+         {:.0} MB/s, {:.2} M rows/s",
+        count(rows.read),
+        megabytes(report.csv_bytes),
+        megabytes(report.disk_bytes),
+        secs,
+        megabytes(report.csv_bytes) / secs,
+        rows.read as f64 / secs / 1e6,
+    );
+    let lines = [
+        ("rows used", rows.used),
+        ("skipped, empty VALUENUM", rows.empty_value),
+        ("skipped, item not selected", rows.item_not_selected),
+        ("skipped, no admission", rows.no_admission),
+        ("skipped, outside the window", rows.outside_window),
+        ("skipped, malformed", rows.bad),
+    ];
+    for (label, n) in lines {
+        let _ = writeln!(s, "  {label:<28} {:>14}", count(n));
+    }
+    for bad in &report.first_bad_rows {
+        let _ = writeln!(s, "    {bad}");
+    }
+    if rows.bad > report.first_bad_rows.len() as u64 {
+        let _ = writeln!(
+            s,
+            "    ... and {} more",
+            count(rows.bad - report.first_bad_rows.len() as u64)
+        );
+    }
+    let shape = report.shape;
+    let share = 100.0 * report.bins_observed as f64 / shape.len().max(1) as f64;
+    let _ = writeln!(
+        s,
+        "grid: {} items x {} admissions x {} hours, {} bins observed ({share:.2}%)\n\
+         wrote {} and {}",
+        shape.items,
+        count(shape.admissions as u64),
+        shape.hours,
+        count(report.bins_observed),
+        out.display(),
+        Axes::path_for(out).display(),
+    );
+    s
+}

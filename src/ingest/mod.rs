@@ -1,0 +1,18 @@
+//! Ingest: reading MIMIC-III and MIMIC-IV tables, plain or gzip, as fast as the disk allows.
+//!
+//! - [`source`] opens a table (memory map for plain files, a stream for gzip);
+//! - [`pieces`] cuts it into pieces of whole records for parallel parsing;
+//! - [`csv_split`] tokenizes records without copying;
+//! - [`columns`] finds columns by name in either MIMIC's case;
+//! - [`events`] turns event rows into (item, subject, time, value);
+//! - [`admissions`] reads the ADMISSIONS table.
+
+pub mod admissions;
+pub mod columns;
+pub mod csv_split;
+pub mod events;
+pub mod pieces;
+pub mod source;
+
+pub use admissions::{read_admissions, Admission};
+pub use events::{EventColumns, EventRow, RowFilter};

@@ -1,0 +1,329 @@
+//! Cutting a table into pieces of whole records, to be parsed in parallel.
+//!
+//! Plain files: the mapped body is cut every [`PIECE_BYTES`]; one parallel pass counts quotes
+//! and line breaks per block, a prefix sum gives the quote state and line number at each cut,
+//! and each cut moves forward to the next record boundary. No byte is parsed twice and the
+//! pieces are exact even when quoted fields hold line breaks.
+//!
+//! Gzip files: one thread inflates the stream into buffers of [`PIECE_BYTES`], ends each at
+//! its last complete record and carries the rest over, while the caller parses earlier pieces.
+//!
+//! Either way the caller receives pieces in file order, in batches, so that it can parse a
+//! batch in parallel and then apply its results in file order: the output never depends on
+//! the number of threads.
+
+use super::csv_split::{count_byte, last_record_end, record_start_at_or_after};
+use super::source::{open_table, TableSource};
+use crate::error::{Error, Result, RowError};
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+/// Target size of a piece. Large enough that per-piece overhead vanishes, small enough that a
+/// batch's parsed events stay a few megabytes and that small exports still split across cores.
+pub const PIECE_BYTES: usize = 1 << 20;
+
+/// How many pieces are parsed between two applications of results: bounds memory by
+/// `PIECE_BATCH` pieces' worth of parsed events, whatever the size of the file.
+pub const PIECE_BATCH: usize = 64;
+
+/// A run of whole records and the line number of its first byte.
+#[derive(Clone, Copy, Debug)]
+pub struct Piece<'a> {
+    pub bytes: &'a [u8],
+    pub first_line: u64,
+}
+
+/// Receives a table's header, then its pieces in file order.
+pub trait PieceSink {
+    /// The header record's bytes (line 1).
+    fn header(&mut self, header: &[u8]) -> Result<()>;
+    /// A batch of consecutive pieces; `consumed` is how many bytes of the file on disk have
+    /// been read once this batch is done (for progress bars).
+    fn batch(&mut self, pieces: &[Piece<'_>], consumed: u64) -> Result<()>;
+}
+
+/// Reads the table at `path` and feeds it to `sink`. Returns the decompressed size in bytes.
+pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
+    let (source, _) = open_table(path)?;
+    match source {
+        TableSource::Empty => Err(Error::EmptyTable { path: path.to_path_buf() }),
+        TableSource::Mapped(map) => {
+            let data: &[u8] = &map;
+            let body = header_end(data, path)?;
+            sink.header(&data[..body])?;
+            let pieces = cut_mapped(data, body);
+            for batch in pieces.chunks(PIECE_BATCH) {
+                let consumed = batch.last().map_or(0, |p| {
+                    (p.bytes.as_ptr() as usize - data.as_ptr() as usize + p.bytes.len()) as u64
+                });
+                sink.batch(batch, consumed)?;
+            }
+            Ok(data.len() as u64)
+        }
+        TableSource::Gzip(stream) => read_gzip(*stream, path, sink),
+    }
+}
+
+/// Where the header record ends (the body's first byte).
+fn header_end(data: &[u8], path: &Path) -> Result<usize> {
+    let end = record_start_at_or_after(data, 0, false);
+    if data[..end].iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::EmptyTable { path: path.to_path_buf() });
+    }
+    if end == data.len() && count_byte(data, b'"') % 2 == 1 {
+        return Err(crate::error::BadRow {
+            path: path.to_path_buf(),
+            line: 1,
+            error: RowError::UnterminatedQuote,
+        }
+        .into());
+    }
+    Ok(end)
+}
+
+/// Cuts `data[body..]` into pieces of whole records.
+fn cut_mapped(data: &[u8], body: usize) -> Vec<Piece<'_>> {
+    let nominal: Vec<usize> = (body..data.len()).step_by(PIECE_BYTES).collect();
+    let counts: Vec<(usize, u64)> = nominal
+        .par_iter()
+        .map(|&start| {
+            let block = &data[start..(start + PIECE_BYTES).min(data.len())];
+            (count_byte(block, b'"'), count_byte(block, b'\n') as u64)
+        })
+        .collect();
+    // Quote parity and line number at each nominal cut.
+    let mut states = Vec::with_capacity(nominal.len());
+    let (mut quotes, mut line) = (0usize, 2u64);
+    for &(q, l) in &counts {
+        states.push((quotes % 2 == 1, line));
+        quotes += q;
+        line += l;
+    }
+    let mut starts: Vec<(usize, u64)> = nominal
+        .par_iter()
+        .zip(&states)
+        .enumerate()
+        .map(|(k, (&cut, &(in_quotes, line)))| {
+            if k == 0 {
+                return (cut, line);
+            }
+            let start = record_start_at_or_after(data, cut, in_quotes);
+            (start, line + count_byte(&data[cut..start], b'\n') as u64)
+        })
+        .collect();
+    // A record longer than a piece pushes a cut past the next one: keep starts monotonic.
+    for k in 1..starts.len() {
+        if starts[k].0 < starts[k - 1].0 {
+            starts[k] = starts[k - 1];
+        }
+    }
+    let ends = starts.iter().skip(1).map(|s| s.0).chain(std::iter::once(data.len()));
+    starts
+        .iter()
+        .zip(ends)
+        .filter(|((start, _), end)| start < end)
+        .map(|(&(start, first_line), end)| Piece { bytes: &data[start..end], first_line })
+        .collect()
+}
+
+struct OwnedPiece {
+    bytes: Vec<u8>,
+    first_line: u64,
+    consumed: u64,
+}
+
+/// Inflates on a helper thread; parses batches on the caller's thread pool meanwhile.
+fn read_gzip(
+    stream: super::source::GzipStream,
+    path: &Path,
+    sink: &mut impl PieceSink,
+) -> Result<u64> {
+    let (tx, rx) = mpsc::sync_channel::<Result<OwnedPiece>>(2 * PIECE_BATCH);
+    let owned_path = path.to_path_buf();
+    let producer = std::thread::Builder::new()
+        .name("medimpute-inflate".into())
+        .spawn(move || inflate_pieces(stream, &owned_path, &tx))
+        .map_err(|e| Error::input(path, e))?;
+
+    let mut header_seen = false;
+    let mut batch: Vec<OwnedPiece> = Vec::with_capacity(PIECE_BATCH);
+    let mut total = 0u64;
+    // Enough pieces to keep every thread busy, but no more than a batch's memory bound.
+    let ready = (2 * rayon::current_num_threads()).clamp(1, PIECE_BATCH);
+    let mut result = Ok(());
+    for message in rx.iter() {
+        let step = message.and_then(|piece| {
+            total += piece.bytes.len() as u64;
+            if !header_seen {
+                header_seen = true;
+                return sink.header(&piece.bytes);
+            }
+            batch.push(piece);
+            if batch.len() >= ready {
+                flush_gzip_batch(&mut batch, sink)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = step {
+            result = Err(e);
+            break;
+        }
+    }
+    if result.is_ok() && !batch.is_empty() {
+        result = flush_gzip_batch(&mut batch, sink);
+    }
+    drop(rx); // Unblocks the inflater if we stopped early.
+    let _ = producer.join();
+    result?;
+    if !header_seen {
+        return Err(Error::EmptyTable { path: path.to_path_buf() });
+    }
+    Ok(total)
+}
+
+fn flush_gzip_batch(batch: &mut Vec<OwnedPiece>, sink: &mut impl PieceSink) -> Result<()> {
+    let consumed = batch.last().map_or(0, |p| p.consumed);
+    let pieces: Vec<Piece<'_>> =
+        batch.iter().map(|p| Piece { bytes: &p.bytes, first_line: p.first_line }).collect();
+    let result = sink.batch(&pieces, consumed);
+    batch.clear();
+    result
+}
+
+/// The inflater thread: sends the header record, then pieces of whole records.
+fn inflate_pieces(
+    mut stream: super::source::GzipStream,
+    path: &Path,
+    tx: &mpsc::SyncSender<Result<OwnedPiece>>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * PIECE_BYTES);
+    let mut line = 1u64;
+    let mut header_sent = false;
+    let mut eof = false;
+    while !eof {
+        // Fill the buffer up to a piece's size (or more, if it holds no complete record).
+        let target = buf.len() + PIECE_BYTES;
+        let start_len = buf.len();
+        buf.resize(target, 0);
+        let mut filled = start_len;
+        while filled < target {
+            match stream.reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) => {
+                    let _ = tx.send(Err(Error::input(path, e)));
+                    return;
+                }
+            }
+        }
+        buf.truncate(filled);
+        loop {
+            let is_header = !header_sent;
+            let cut = if is_header {
+                let end = record_start_at_or_after(&buf, 0, false);
+                (end < buf.len() || eof).then_some(end)
+            } else if eof {
+                (!buf.is_empty()).then_some(buf.len())
+            } else {
+                last_record_end(&buf)
+            };
+            let Some(cut) = cut else { break };
+            let rest = buf.split_off(cut);
+            let bytes = std::mem::replace(&mut buf, rest);
+            let first_line = line;
+            line += count_byte(&bytes, b'\n') as u64;
+            header_sent = true;
+            let consumed = stream.compressed_read.load(Ordering::Relaxed);
+            if tx.send(Ok(OwnedPiece { bytes, first_line, consumed })).is_err() {
+                return;
+            }
+            // After the header the buffer may still hold body records; after a body piece it
+            // holds only the start of an incomplete record (or nothing).
+            if buf.is_empty() || !is_header {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    struct Collect {
+        header: Vec<u8>,
+        body: Vec<u8>,
+        lines: Vec<u64>,
+    }
+
+    impl PieceSink for Collect {
+        fn header(&mut self, header: &[u8]) -> Result<()> {
+            self.header = header.to_vec();
+            Ok(())
+        }
+        fn batch(&mut self, pieces: &[Piece<'_>], _: u64) -> Result<()> {
+            for p in pieces {
+                // Every piece starts at a record boundary: its line is the count so far + 2.
+                assert_eq!(p.first_line, 2 + count_byte(&self.body, b'\n') as u64);
+                self.body.extend_from_slice(p.bytes);
+                self.lines.push(p.first_line);
+            }
+            Ok(())
+        }
+    }
+
+    fn table(rows: usize) -> Vec<u8> {
+        let mut text = b"\"A\",\"B\"\n".to_vec();
+        for i in 0..rows {
+            // Quoted fields with commas and line breaks straddle the piece cuts.
+            writeln!(text, "{i},\"x, {}\ny\"", "z".repeat(i % 97)).unwrap();
+        }
+        text
+    }
+
+    fn collect(path: &Path) -> Collect {
+        let mut sink = Collect { header: vec![], body: vec![], lines: vec![] };
+        read_pieces(path, &mut sink).unwrap();
+        sink
+    }
+
+    #[test]
+    fn plain_and_gzip_pieces_reassemble_the_body_at_record_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = table(60_000);
+        assert!(text.len() > 3 * PIECE_BYTES);
+        let plain = dir.path().join("t.csv");
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.path().join("t.csv.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        enc.write_all(&text).unwrap();
+        enc.finish().unwrap();
+        for path in [plain, gz] {
+            let got = collect(&path);
+            assert_eq!(got.header, b"\"A\",\"B\"\n");
+            assert_eq!([got.header, got.body].concat(), text);
+            assert!(got.lines.len() > 2, "expected several pieces");
+        }
+    }
+
+    #[test]
+    fn header_only_and_empty_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.csv");
+        std::fs::write(&path, "A,B").unwrap();
+        let got = collect(&path);
+        assert_eq!(got.header, b"A,B");
+        assert!(got.body.is_empty());
+        std::fs::write(&path, "").unwrap();
+        let mut sink = Collect { header: vec![], body: vec![], lines: vec![] };
+        assert!(matches!(read_pieces(&path, &mut sink), Err(Error::EmptyTable { .. })));
+    }
+}

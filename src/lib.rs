@@ -1,0 +1,30 @@
+//! medimpute: raw MIMIC-III / MIMIC-IV ICU exports into complete hourly vital-sign grids.
+//!
+//! The engine, in the order data flows through it:
+//!
+//! | stage | module | what it does |
+//! |---|---|---|
+//! | input | [`ingest`] | reads ADMISSIONS and event tables, plain or gzip, in parallel pieces |
+//! | sampling | [`sampling`] | places events into hourly bins per admission (MedLens semantics) |
+//! | layout | [`grid`] | the `(items, admissions, hours)` `float32` `.npy` grid over any bytes |
+//! | output | [`output`] | atomic writes: a temporary name, renamed when complete |
+//!
+//! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
+//! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
+//! [`cancel`] (Ctrl-C).
+
+#[cfg(not(target_endian = "little"))]
+compile_error!(
+    "medimpute's grid is little-endian float32 viewed in place: big-endian hosts are not supported"
+);
+
+pub mod cancel;
+pub mod error;
+pub mod grid;
+pub mod ingest;
+pub mod items;
+pub mod output;
+pub mod sampling;
+pub mod timestamp;
+
+pub use error::{Error, Result};

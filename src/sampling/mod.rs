@@ -1,0 +1,312 @@
+//! Hourly sampling: events of any number of tables into one grid of bin means.
+//!
+//! The pipeline per events table: [`pieces`](crate::ingest::pieces) cuts it into pieces of
+//! whole records; a batch of pieces is parsed in parallel, each piece placing its rows into
+//! bins ([`windows`]) and grouping them by item; then the batch is added to the grid in file
+//! order ([`accumulate`]). Memory is the grid, a byte of count per bin, and one batch of
+//! parsed events, whatever the size of the export.
+
+pub mod accumulate;
+pub mod windows;
+
+pub use windows::{AdmissionWindows, Placement};
+
+use crate::cancel;
+use crate::error::{BadRow, Error, Result, RowError};
+use crate::grid::{Axes, FileGrid, Grid, GridShape, HeapBytes};
+use crate::ingest::events::{parse_events, EventColumns, ParsedRow, RowFilter};
+use crate::ingest::pieces::{read_pieces, Piece, PieceSink};
+use crate::ingest::{columns::Header, read_admissions, Admission};
+use crate::items::ItemIndex;
+use accumulate::{Accumulator, BinEvent};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The export files to sample.
+#[derive(Clone, Debug)]
+pub struct SampleInputs {
+    pub admissions: PathBuf,
+    /// CHARTEVENTS, LABEVENTS, ... in any number; each is read in turn.
+    pub events: Vec<PathBuf>,
+}
+
+/// How to sample.
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    /// Item ids, in grid order.
+    pub items: Vec<u32>,
+    /// Bins per admission (720 = 30 days).
+    pub hours: usize,
+    /// Skip malformed rows (and report them) instead of stopping at the first.
+    pub skip_bad_rows: bool,
+}
+
+/// What happened to the rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RowCounts {
+    /// Data rows read (header excluded, blank lines excluded).
+    pub read: u64,
+    /// Rows that reached a bin.
+    pub used: u64,
+    pub empty_value: u64,
+    pub item_not_selected: u64,
+    pub no_admission: u64,
+    pub outside_window: u64,
+    /// Malformed rows skipped under `--skip-bad-rows`.
+    pub bad: u64,
+}
+
+impl RowCounts {
+    fn merge(&mut self, other: &RowCounts) {
+        self.read += other.read;
+        self.used += other.used;
+        self.empty_value += other.empty_value;
+        self.item_not_selected += other.item_not_selected;
+        self.no_admission += other.no_admission;
+        self.outside_window += other.outside_window;
+        self.bad += other.bad;
+    }
+}
+
+/// How many skipped bad rows are listed by line in the report.
+pub const BAD_ROWS_LISTED: usize = 5;
+
+/// The outcome of a sampling run.
+#[derive(Clone, Debug)]
+pub struct SampleReport {
+    pub rows: RowCounts,
+    /// The first [`BAD_ROWS_LISTED`] malformed rows skipped, in file order.
+    pub first_bad_rows: Vec<BadRow>,
+    pub shape: GridShape,
+    pub bins_observed: u64,
+    /// Event bytes after decompression (what was parsed).
+    pub csv_bytes: u64,
+    /// Event bytes on disk.
+    pub disk_bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Admissions and windows, read once and shared by sampling and the axes file.
+pub struct Plan {
+    pub admissions: Vec<Admission>,
+    pub windows: AdmissionWindows,
+    pub items: ItemIndex,
+    pub shape: GridShape,
+}
+
+impl Plan {
+    /// Reads the admissions table and checks the options.
+    pub fn new(inputs: &SampleInputs, options: &SampleOptions) -> Result<Self> {
+        if options.hours == 0 {
+            return Err(Error::Usage("--hours must be at least 1".into()));
+        }
+        if options.items.is_empty() {
+            return Err(Error::Usage("no item selected".into()));
+        }
+        if inputs.events.is_empty() {
+            return Err(Error::Usage("at least one events table is needed".into()));
+        }
+        let admissions = read_admissions(&inputs.admissions)?;
+        let windows = AdmissionWindows::new(&admissions, options.hours);
+        let items = ItemIndex::new(options.items.clone());
+        let shape =
+            GridShape { items: items.len(), admissions: admissions.len(), hours: options.hours };
+        Ok(Plan { admissions, windows, items, shape })
+    }
+
+    /// The grid's axes.
+    pub fn axes(&self) -> Axes {
+        Axes::new(
+            self.items.ids().to_vec(),
+            self.shape.hours,
+            self.admissions.iter().enumerate().map(|(i, a)| {
+                let end = self.windows.window_end(i);
+                (a.subject_id, a.hadm_id, a.dischtime, end, a.hospital_expire_flag)
+            }),
+        )
+    }
+}
+
+/// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically.
+pub fn sample_to_file(
+    inputs: &SampleInputs,
+    options: &SampleOptions,
+    out: &Path,
+    progress: &ProgressBar,
+) -> Result<SampleReport> {
+    let plan = Plan::new(inputs, options)?;
+    let mut grid = Grid::create(FileGrid::create(out, plan.shape.npy_bytes())?, plan.shape);
+    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
+    let axes_path = Axes::path_for(out);
+    let axes = crate::output::write_staged(&axes_path, plan.axes().to_json().as_bytes())?;
+    cancel::check()?;
+    grid.into_storage().persist()?;
+    crate::output::persist(axes, &axes_path)?;
+    Ok(report)
+}
+
+/// Samples an export into a grid in memory.
+pub fn sample_in_memory(
+    inputs: &SampleInputs,
+    options: &SampleOptions,
+) -> Result<(Grid<HeapBytes>, Axes, SampleReport)> {
+    let plan = Plan::new(inputs, options)?;
+    let mut grid = Grid::in_memory(plan.shape, 0.0);
+    let report = sample_into(&plan, inputs, options, grid.values_mut(), &ProgressBar::hidden())?;
+    Ok((grid, plan.axes(), report))
+}
+
+/// Samples into `values` (all zeros, `plan.shape.len()` long) on the current rayon pool.
+pub fn sample_into(
+    plan: &Plan,
+    inputs: &SampleInputs,
+    options: &SampleOptions,
+    values: &mut [f32],
+    progress: &ProgressBar,
+) -> Result<SampleReport> {
+    let start = Instant::now();
+    let mut disk_total = 0u64;
+    for path in &inputs.events {
+        disk_total += std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len();
+    }
+    progress.set_length(disk_total);
+    let mut sink = Sampler {
+        plan,
+        accumulator: Accumulator::new(values, plan.shape),
+        skip_bad_rows: options.skip_bad_rows,
+        path: PathBuf::new(),
+        columns: None,
+        rows: RowCounts::default(),
+        first_bad_rows: Vec::new(),
+        progress,
+        progress_base: 0,
+    };
+    let mut csv_bytes = 0;
+    for path in &inputs.events {
+        sink.path = path.clone();
+        sink.columns = None;
+        csv_bytes += read_pieces(path, &mut sink)?;
+        sink.progress_base += std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len();
+    }
+    let Sampler { accumulator, rows, first_bad_rows, .. } = sink;
+    let bins_observed = accumulator.finish();
+    Ok(SampleReport {
+        rows,
+        first_bad_rows,
+        shape: plan.shape,
+        bins_observed,
+        csv_bytes,
+        disk_bytes: disk_total,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Receives the pieces of one events table after another.
+struct Sampler<'a, 'g> {
+    plan: &'a Plan,
+    accumulator: Accumulator<'g>,
+    skip_bad_rows: bool,
+    path: PathBuf,
+    columns: Option<EventColumns>,
+    rows: RowCounts,
+    first_bad_rows: Vec<BadRow>,
+    progress: &'a ProgressBar,
+    progress_base: u64,
+}
+
+/// One parsed piece: its events grouped by item, its row counts, its first bad rows.
+struct ParsedPiece {
+    by_item: Vec<Vec<BinEvent>>,
+    rows: RowCounts,
+    bad: Vec<(u64, RowError)>,
+}
+
+impl PieceSink for Sampler<'_, '_> {
+    fn header(&mut self, header: &[u8]) -> Result<()> {
+        self.columns = Some(EventColumns::find(&Header::parse(header), &self.path)?);
+        Ok(())
+    }
+
+    fn batch(&mut self, pieces: &[Piece<'_>], consumed: u64) -> Result<()> {
+        cancel::check()?;
+        let columns = self.columns.expect("header comes before pieces");
+        let (plan, skip) = (self.plan, self.skip_bad_rows);
+        let parsed: Vec<std::result::Result<ParsedPiece, (u64, RowError)>> =
+            pieces.par_iter().map(|piece| parse_piece(piece, &columns, plan, skip)).collect();
+        let mut good = Vec::with_capacity(parsed.len());
+        for result in parsed {
+            let piece = result.map_err(|(line, error)| self.bad_row(line, error))?;
+            self.rows.merge(&piece.rows);
+            for (line, error) in &piece.bad {
+                if self.first_bad_rows.len() < BAD_ROWS_LISTED {
+                    self.first_bad_rows.push(self.bad_row(*line, error.clone()));
+                }
+            }
+            good.push(piece);
+        }
+        let batches: Vec<&[Vec<BinEvent>]> = good.iter().map(|p| p.by_item.as_slice()).collect();
+        self.accumulator.add(&batches);
+        self.progress.set_position(self.progress_base + consumed);
+        Ok(())
+    }
+}
+
+impl Sampler<'_, '_> {
+    fn bad_row(&self, line: u64, error: RowError) -> BadRow {
+        BadRow { path: self.path.clone(), line, error }
+    }
+}
+
+/// Parses one piece; a malformed row is returned as the error unless `skip_bad_rows`.
+fn parse_piece(
+    piece: &Piece<'_>,
+    columns: &EventColumns,
+    plan: &Plan,
+    skip_bad_rows: bool,
+) -> std::result::Result<ParsedPiece, (u64, RowError)> {
+    let hours = plan.shape.hours;
+    let mut out = ParsedPiece {
+        by_item: vec![Vec::new(); plan.shape.items],
+        rows: RowCounts::default(),
+        bad: Vec::new(),
+    };
+    let mut fatal = None;
+    parse_events(piece.bytes, piece.first_line, columns, &plan.items, |line, row| {
+        let rows = &mut out.rows;
+        rows.read += 1;
+        match row {
+            ParsedRow::Event(event) => {
+                match plan.windows.place(event.subject_id, event.charttime) {
+                    Placement::Bin { admission, hour } => {
+                        rows.used += 1;
+                        let offset = (admission * hours + hour) as u64;
+                        let value = event.value as f32;
+                        out.by_item[event.item_slot].push(BinEvent { offset, value });
+                    }
+                    Placement::NoAdmission => rows.no_admission += 1,
+                    Placement::OutsideWindow => rows.outside_window += 1,
+                }
+            }
+            ParsedRow::Filtered(RowFilter::ItemNotSelected) => rows.item_not_selected += 1,
+            ParsedRow::Filtered(RowFilter::EmptyValue) => rows.empty_value += 1,
+            ParsedRow::Malformed(error) if skip_bad_rows => {
+                rows.bad += 1;
+                if out.bad.len() < BAD_ROWS_LISTED {
+                    out.bad.push((line, error));
+                }
+            }
+            ParsedRow::Malformed(error) => {
+                fatal = Some((line, error));
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok(out),
+    }
+}
