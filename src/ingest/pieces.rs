@@ -5,15 +5,16 @@
 //! and each cut moves forward to the next record boundary. No byte is parsed twice and the
 //! pieces are exact even when quoted fields hold line breaks.
 //!
-//! Gzip files: one thread inflates the stream into buffers of [`PIECE_BYTES`], ends each at
-//! its last complete record and carries the rest over, while the caller parses earlier pieces.
+//! Streams (gzip files, pipes): one thread reads (and inflates) into buffers of
+//! [`PIECE_BYTES`], ends each at its last complete record and carries the rest over, while the
+//! caller parses earlier pieces.
 //!
 //! Either way the caller receives pieces in file order, in batches, so that it can parse a
 //! batch in parallel and then apply its results in file order: the output never depends on
 //! the number of threads.
 
 use super::csv_split::{count_byte, last_record_end, record_start_at_or_after};
-use super::source::{open_table, TableSource};
+use super::source::{open_table, ByteStream, TableSource};
 use crate::error::{Error, Result, RowError};
 use rayon::prelude::*;
 use std::io::Read;
@@ -28,6 +29,9 @@ pub const PIECE_BYTES: usize = 1 << 20;
 /// How many pieces are parsed between two applications of results: bounds memory by
 /// `PIECE_BATCH` pieces' worth of parsed events, whatever the size of the file.
 pub const PIECE_BATCH: usize = 64;
+
+/// How often a wait for a stream's next piece checks for Ctrl-C.
+const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A run of whole records and the line number of its first byte.
 #[derive(Clone, Copy, Debug)]
@@ -47,8 +51,7 @@ pub trait PieceSink {
 
 /// Reads the table at `path` and feeds it to `sink`. Returns the decompressed size in bytes.
 pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
-    let (source, _) = open_table(path)?;
-    match source {
+    match open_table(path)? {
         TableSource::Empty => Err(Error::EmptyTable { path: path.to_path_buf() }),
         TableSource::Mapped(map) => {
             let data: &[u8] = &map;
@@ -63,7 +66,7 @@ pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
             }
             Ok(data.len() as u64)
         }
-        TableSource::Gzip(stream) => read_gzip(*stream, path, sink),
+        TableSource::Stream(stream) => read_stream(*stream, path, sink),
     }
 }
 
@@ -135,17 +138,13 @@ struct OwnedPiece {
     consumed: u64,
 }
 
-/// Inflates on a helper thread; parses batches on the caller's thread pool meanwhile.
-fn read_gzip(
-    stream: super::source::GzipStream,
-    path: &Path,
-    sink: &mut impl PieceSink,
-) -> Result<u64> {
+/// Reads on a helper thread; parses batches on the caller's thread pool meanwhile.
+fn read_stream(stream: ByteStream, path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
     let (tx, rx) = mpsc::sync_channel::<Result<OwnedPiece>>(2 * PIECE_BATCH);
     let owned_path = path.to_path_buf();
     let producer = std::thread::Builder::new()
-        .name("medimpute-inflate".into())
-        .spawn(move || inflate_pieces(stream, &owned_path, &tx))
+        .name("medimpute-read".into())
+        .spawn(move || stream_pieces(stream, &owned_path, &tx))
         .map_err(|e| Error::input(path, e))?;
 
     let mut header_seen = false;
@@ -154,7 +153,19 @@ fn read_gzip(
     // Enough pieces to keep every thread busy, but no more than a batch's memory bound.
     let ready = (2 * rayon::current_num_threads()).clamp(1, PIECE_BATCH);
     let mut result = Ok(());
-    for message in rx.iter() {
+    loop {
+        // Wake up now and then, so that Ctrl-C is honoured even while a pipe is silent.
+        let message = match rx.recv_timeout(CHECK_INTERVAL) {
+            Ok(message) => message,
+            Err(mpsc::RecvTimeoutError::Timeout) => match crate::cancel::check() {
+                Ok(()) => continue,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            },
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let step = message.and_then(|piece| {
             total += piece.bytes.len() as u64;
             if !header_seen {
@@ -163,7 +174,7 @@ fn read_gzip(
             }
             batch.push(piece);
             if batch.len() >= ready {
-                flush_gzip_batch(&mut batch, sink)?;
+                flush_stream_batch(&mut batch, sink)?;
             }
             Ok(())
         });
@@ -173,10 +184,14 @@ fn read_gzip(
         }
     }
     if result.is_ok() && !batch.is_empty() {
-        result = flush_gzip_batch(&mut batch, sink);
+        result = flush_stream_batch(&mut batch, sink);
     }
-    drop(rx); // Unblocks the inflater if we stopped early.
-    let _ = producer.join();
+    drop(rx); // The reader's next send fails and it ends.
+    if result.is_ok() {
+        let _ = producer.join();
+    }
+    // On an error the reader may sit in a blocking read of a silent pipe: it is not joined, and
+    // ends with the process.
     result?;
     if !header_seen {
         return Err(Error::EmptyTable { path: path.to_path_buf() });
@@ -184,7 +199,7 @@ fn read_gzip(
     Ok(total)
 }
 
-fn flush_gzip_batch(batch: &mut Vec<OwnedPiece>, sink: &mut impl PieceSink) -> Result<()> {
+fn flush_stream_batch(batch: &mut Vec<OwnedPiece>, sink: &mut impl PieceSink) -> Result<()> {
     let consumed = batch.last().map_or(0, |p| p.consumed);
     let pieces: Vec<Piece<'_>> =
         batch.iter().map(|p| Piece { bytes: &p.bytes, first_line: p.first_line }).collect();
@@ -193,12 +208,8 @@ fn flush_gzip_batch(batch: &mut Vec<OwnedPiece>, sink: &mut impl PieceSink) -> R
     result
 }
 
-/// The inflater thread: sends the header record, then pieces of whole records.
-fn inflate_pieces(
-    mut stream: super::source::GzipStream,
-    path: &Path,
-    tx: &mpsc::SyncSender<Result<OwnedPiece>>,
-) {
+/// The reader thread: sends the header record, then pieces of whole records.
+fn stream_pieces(mut stream: ByteStream, path: &Path, tx: &mpsc::SyncSender<Result<OwnedPiece>>) {
     let mut buf: Vec<u8> = Vec::with_capacity(2 * PIECE_BYTES);
     let mut line = 1u64;
     let mut header_sent = false;
@@ -239,7 +250,7 @@ fn inflate_pieces(
             let first_line = line;
             line += count_byte(&bytes, b'\n') as u64;
             header_sent = true;
-            let consumed = stream.compressed_read.load(Ordering::Relaxed);
+            let consumed = stream.consumed.load(Ordering::Relaxed);
             if tx.send(Ok(OwnedPiece { bytes, first_line, consumed })).is_err() {
                 return;
             }

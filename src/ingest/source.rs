@@ -1,35 +1,37 @@
-//! Opening an input table: plain CSV is memory-mapped, gzip is streamed.
+//! Opening an input table: plain files are memory-mapped, everything else is streamed.
 //!
-//! Compression is detected from the gzip magic bytes, not the file name, so a misnamed file is
-//! still read correctly.
+//! Streams cover gzip files and inputs that cannot be mapped: pipes, FIFOs, process
+//! substitution (`--events <(zcat CHARTEVENTS.csv.gz)`). Compression is detected from the gzip
+//! magic bytes, not the file name, so a misnamed file is still read correctly.
 
 use crate::error::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use memmap2::Mmap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// An opened table.
 pub enum TableSource {
-    /// A plain file, mapped read-only: pieces are cut and parsed in parallel.
+    /// A plain regular file, mapped read-only: pieces are cut and parsed in parallel.
     Mapped(Mmap),
-    /// A gzip file: decompressed as a stream, so its pieces come one after another.
-    Gzip(Box<GzipStream>),
-    /// A file of zero bytes (which cannot be mapped).
+    /// A gzip file or a pipe: read front to back, so pieces come one after another.
+    Stream(Box<ByteStream>),
+    /// A regular file of zero bytes (which cannot be mapped).
     Empty,
 }
 
-/// A gzip stream with a counter of the compressed bytes consumed, for progress bars.
-pub struct GzipStream {
-    pub reader: MultiGzDecoder<BufReader<CountingReader<File>>>,
-    pub compressed_read: Arc<AtomicU64>,
+/// Decompressed bytes of a table, with a counter of the bytes consumed from disk (for progress
+/// bars: the on-disk size is what the bar's total is).
+pub struct ByteStream {
+    pub reader: Box<dyn Read + Send>,
+    pub consumed: Arc<AtomicU64>,
 }
 
 /// Counts the bytes passing through a reader.
-pub struct CountingReader<R> {
+struct CountingReader<R> {
     inner: R,
     count: Arc<AtomicU64>,
 }
@@ -42,45 +44,49 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-fn is_gzip(file: &mut File) -> io::Result<bool> {
-    use std::io::{Seek, SeekFrom};
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic)?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(n == 2 && magic == [0x1f, 0x8b])
-}
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Opens a table file, returning its source and its size on disk in bytes.
-pub fn open_table(path: &Path) -> Result<(TableSource, u64)> {
+/// Opens a table file.
+pub fn open_table(path: &Path) -> Result<TableSource> {
     let err = |e| Error::input(path, e);
     let mut file = File::open(path).map_err(err)?;
-    let len = file.metadata().map_err(err)?.len();
-    if len == 0 {
-        return Ok((TableSource::Empty, 0));
+    let meta = file.metadata().map_err(err)?;
+    if meta.is_file() {
+        if meta.len() == 0 {
+            return Ok(TableSource::Empty);
+        }
+        let mut magic = [0u8; 2];
+        let n = file.read(&mut magic).map_err(err)?;
+        file.seek(SeekFrom::Start(0)).map_err(err)?;
+        if n < 2 || magic != GZIP_MAGIC {
+            // SAFETY: read-only map; a concurrent writer truncating the export could fault the
+            // process, the accepted risk of every mmap-based reader (ripgrep makes it too).
+            let map = unsafe { Mmap::map(&file) }.map_err(err)?;
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            return Ok(TableSource::Mapped(map));
+        }
     }
-    if is_gzip(&mut file).map_err(err)? {
-        let count = Arc::new(AtomicU64::new(0));
-        let counting = CountingReader { inner: file, count: Arc::clone(&count) };
-        let reader = MultiGzDecoder::new(BufReader::with_capacity(1 << 20, counting));
-        let stream = GzipStream { reader, compressed_read: count };
-        return Ok((TableSource::Gzip(Box::new(stream)), len));
-    }
-    // SAFETY: the map is read-only; a concurrent writer truncating the export could fault the
-    // process, the accepted risk of every mmap-based reader (ripgrep makes the same trade).
-    let map = unsafe { Mmap::map(&file) }.map_err(err)?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Ok((TableSource::Mapped(map), len))
+    Ok(TableSource::Stream(Box::new(open_stream(file, path)?)))
 }
 
-/// Opens a table as a plain byte stream (decompressed if gzip), for small tables read by the
+/// Wraps a file (regular or not) as a stream, inflating it if it starts with the gzip magic.
+fn open_stream(file: File, path: &Path) -> Result<ByteStream> {
+    let consumed = Arc::new(AtomicU64::new(0));
+    let counting = CountingReader { inner: file, count: Arc::clone(&consumed) };
+    let mut buffered = BufReader::with_capacity(1 << 20, counting);
+    let head = buffered.fill_buf().map_err(|e| Error::input(path, e))?;
+    let reader: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    Ok(ByteStream { reader, consumed })
+}
+
+/// Opens a table as a plain byte stream (inflated if gzip), for the small tables read by the
 /// `csv` crate.
 pub fn open_reader(path: &Path) -> Result<Box<dyn Read + Send>> {
-    let err = |e| Error::input(path, e);
-    let mut file = File::open(path).map_err(err)?;
-    if is_gzip(&mut file).map_err(err)? {
-        Ok(Box::new(MultiGzDecoder::new(BufReader::new(file))))
-    } else {
-        Ok(Box::new(BufReader::new(file)))
-    }
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    Ok(open_stream(file, path)?.reader)
 }
