@@ -20,6 +20,7 @@ compile_error!(
 
 pub mod cancel;
 pub mod error;
+pub mod generate;
 pub mod grid;
 pub mod ingest;
 pub mod items;

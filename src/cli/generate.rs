@@ -34,8 +34,12 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if args.subjects == 0 {
         return Err(Error::Usage("--subjects must be at least 1".into()));
     }
-    let config =
-        GenerateConfig { subjects: args.subjects, seed: args.seed, format: args.format, gzip: args.gz };
+    let config = GenerateConfig {
+        subjects: args.subjects,
+        seed: args.seed,
+        format: args.format,
+        gzip: args.gz,
+    };
     let bar = report::count_bar("subjects", args.subjects as u64);
     let result = generate_with_progress(&config, &args.out, &|done| bar.set_position(done as u64));
     bar.finish_and_clear();

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch. Each subcommand lives in its own file and only
 //! translates arguments into library calls and results into a report.
 
+mod generate;
 mod report;
 mod sample;
 
@@ -20,6 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Sample(sample::SampleArgs),
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -28,6 +30,7 @@ pub fn main() -> i32 {
     cancel::install_handler();
     let result = match cli.command {
         Command::Sample(args) => sample::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => 0,

@@ -21,7 +21,6 @@ pub fn bytes_bar(label: &str) -> ProgressBar {
 }
 
 /// A progress bar over a count of things.
-#[allow(dead_code)] // used by `generate`, wired next
 pub fn count_bar(label: &str, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
