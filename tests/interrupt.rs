@@ -20,7 +20,7 @@ fn interrupt_with(signal: &str) {
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let out = dir.path().join("grid.npy");
     let mut child = medimpute()
-        .args(sample_args(&adm, &[fifo.clone()], &out))
+        .args(sample_args(&adm, std::slice::from_ref(&fifo), &out))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
