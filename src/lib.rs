@@ -7,6 +7,9 @@
 //! | input | [`ingest`] | reads ADMISSIONS and event tables, plain or gzip, in parallel pieces |
 //! | sampling | [`sampling`] | places events into hourly bins per admission (MedLens semantics) |
 //! | layout | [`grid`] | the `(items, admissions, hours)` `float32` `.npy` grid over any bytes |
+//! | imputation | [`impute`] | `locf`, `linear`, `rf-medlens`, `rf`, `auto`, as a plan of tasks |
+//! | model | [`forest`] | a deterministic random-forest regressor, column-major, exact or histogram |
+//! | jobs | [`pipeline`] | whole jobs over files: `impute` a grid, `run` sample + impute |
 //! | output | [`output`] | atomic writes: a temporary name, renamed when complete |
 //!
 //! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
@@ -20,11 +23,14 @@ compile_error!(
 
 pub mod cancel;
 pub mod error;
+pub mod forest;
 pub mod generate;
 pub mod grid;
+pub mod impute;
 pub mod ingest;
 pub mod items;
 pub mod output;
+pub mod pipeline;
 pub mod sampling;
 pub mod timestamp;
 

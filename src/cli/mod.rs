@@ -1,8 +1,11 @@
 //! Command-line definitions and dispatch. Each subcommand lives in its own file and only
 //! translates arguments into library calls and results into a report.
 
+mod evaluate;
 mod generate;
+mod impute;
 mod report;
+mod run;
 mod sample;
 
 use clap::{Parser, Subcommand};
@@ -20,7 +23,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Run(run::RunArgs),
     Sample(sample::SampleArgs),
+    Impute(impute::ImputeCommand),
+    Evaluate(evaluate::EvaluateArgs),
     Generate(generate::GenerateArgs),
 }
 
@@ -29,7 +35,10 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     cancel::install_handler();
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Impute(args) => impute::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

@@ -2,9 +2,11 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use medimpute::grid::Axes;
+use medimpute::impute::ImputeReport;
 use medimpute::sampling::SampleReport;
 use std::fmt::Write;
 use std::path::Path;
+use std::time::Duration;
 
 /// A progress bar over bytes on stderr; hidden when stderr is not a terminal.
 pub fn bytes_bar(label: &str) -> ProgressBar {
@@ -50,7 +52,7 @@ fn megabytes(bytes: u64) -> f64 {
 }
 
 /// The closing summary of `medimpute sample`.
-pub fn sample_summary(report: &SampleReport, out: &Path, threads: usize) -> String {
+pub fn sample_summary(report: &SampleReport, out: Option<&Path>, threads: usize) -> String {
     let rows = &report.rows;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let mut s = String::new();
@@ -90,14 +92,59 @@ pub fn sample_summary(report: &SampleReport, out: &Path, threads: usize) -> Stri
     let share = 100.0 * report.bins_observed as f64 / shape.len().max(1) as f64;
     let _ = writeln!(
         s,
-        "grid: {} items x {} admissions x {} hours, {} bins observed ({share:.2}%)\n\
-         wrote {} and {}",
+        "grid: {} items x {} admissions x {} hours, {} bins observed ({share:.2}%)",
         shape.items,
         count(shape.admissions as u64),
         shape.hours,
         count(report.bins_observed),
-        out.display(),
-        Axes::path_for(out).display(),
     );
+    if let Some(out) = out {
+        let _ = writeln!(s, "wrote {} and {}", out.display(), Axes::path_for(out).display());
+    }
+    s
+}
+
+/// A spinner for work without a known size.
+pub fn spinner(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// The closing summary of imputation: bins per method, the `auto` choices, time per stage.
+pub fn impute_summary(report: &ImputeReport, elapsed: Duration) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "imputed {} items in {:.2} s (prepare {:.2} s, train {:.2} s, predict and fill {:.2} s)",
+        report.items.len(),
+        elapsed.as_secs_f64(),
+        report.prepare.as_secs_f64(),
+        report.train.as_secs_f64(),
+        report.predict.as_secs_f64()
+    );
+    let observed: u64 = report.items.iter().map(|i| i.observed).sum();
+    let _ = writeln!(s, "  {:<28} {:>14}", "bins observed", count(observed));
+    for (method, imputed, carried, filled) in report.per_method() {
+        let _ = writeln!(s, "  {:<28} {:>14}", format!("imputed by {method}"), count(imputed));
+        if carried > 0 {
+            let _ =
+                writeln!(s, "  {:<28} {:>14}", format!("carried along ({method})"), count(carried));
+        }
+        if filled > 0 {
+            let _ =
+                writeln!(s, "  {:<28} {:>14}", format!("filled empty ({method})"), count(filled));
+        }
+    }
+    let chosen: Vec<String> = report
+        .items
+        .iter()
+        .filter(|i| !i.validation.is_empty())
+        .map(|i| format!("{}:{}", i.item_id, i.method.map_or("-", |m| m.name())))
+        .collect();
+    if !chosen.is_empty() {
+        let _ = writeln!(s, "  auto chose (item:method): {}", chosen.join(" "));
+    }
     s
 }

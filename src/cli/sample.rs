@@ -73,6 +73,6 @@ pub fn run(args: SampleArgs) -> Result<()> {
     let result = pool.install(|| sample_to_file(&inputs, &options, &args.out, &bar));
     bar.finish_and_clear();
     let summary = result?;
-    print!("{}", report::sample_summary(&summary, &args.out, pool.current_num_threads()));
+    print!("{}", report::sample_summary(&summary, Some(&args.out), pool.current_num_threads()));
     Ok(())
 }

@@ -138,7 +138,9 @@ impl Grid<HeapBytes> {
     /// A grid in heap memory with every value set to `fill`.
     pub fn in_memory(shape: GridShape, fill: f32) -> Self {
         let mut grid = Grid::create(HeapBytes::zeroed(shape.npy_bytes()), shape);
-        grid.values_mut().fill(fill);
+        if fill.to_bits() != 0 {
+            grid.values_mut().fill(fill);
+        }
         grid
     }
 

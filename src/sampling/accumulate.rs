@@ -8,7 +8,7 @@
 //! items are applied in parallel without locks, and within a bin events are added in file
 //! order: the same floating-point sums for 1 thread or 64.
 
-use crate::grid::GridShape;
+use crate::grid::{ByteStorage, GridShape, HeapBytes};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -22,7 +22,7 @@ pub struct BinEvent {
 /// Per-bin sums and counts over a grid's values.
 pub struct Accumulator<'g> {
     sums: &'g mut [f32],
-    counts: Vec<u8>,
+    counts: HeapBytes,
     overflow: Vec<FxHashMap<u64, u32>>,
     block: usize,
 }
@@ -33,7 +33,7 @@ impl<'g> Accumulator<'g> {
         assert_eq!(values.len(), shape.len());
         Accumulator {
             sums: values,
-            counts: vec![0; shape.len()],
+            counts: HeapBytes::zeroed(shape.len()),
             overflow: vec![FxHashMap::default(); shape.items],
             block: shape.item_block_len().max(1),
         }
@@ -44,7 +44,7 @@ impl<'g> Accumulator<'g> {
     pub fn add(&mut self, batches: &[&[Vec<BinEvent>]]) {
         self.sums
             .par_chunks_mut(self.block)
-            .zip(self.counts.par_chunks_mut(self.block))
+            .zip(self.counts.bytes_mut().par_chunks_mut(self.block))
             .zip(self.overflow.par_iter_mut())
             .enumerate()
             .for_each(|(item, ((sums, counts), overflow))| {
@@ -66,7 +66,7 @@ impl<'g> Accumulator<'g> {
     pub fn finish(self) -> u64 {
         let Accumulator { sums, counts, overflow, block } = self;
         sums.par_chunks_mut(block)
-            .zip(counts.par_chunks(block))
+            .zip(counts.bytes().par_chunks(block))
             .zip(overflow.par_iter())
             .map(|((sums, counts), overflow)| {
                 let mut observed = 0u64;
