@@ -57,12 +57,14 @@ pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
             let data: &[u8] = &map;
             let body = header_end(data, path)?;
             sink.header(&data[..body])?;
-            let pieces = cut_mapped(data, body);
-            for batch in pieces.chunks(PIECE_BATCH) {
-                let consumed = batch.last().map_or(0, |p| {
-                    (p.bytes.as_ptr() as usize - data.as_ptr() as usize + p.bytes.len()) as u64
+            let mut cutter = Cutter::new(data, body);
+            while let Some(batch) = cutter.next_batch() {
+                let window = batch.first().map_or(0..0, |first| {
+                    let last = batch.last().expect("non-empty");
+                    offset(data, first.bytes)..offset(data, last.bytes) + last.bytes.len()
                 });
-                sink.batch(batch, consumed)?;
+                sink.batch(&batch, window.end as u64)?;
+                release(&map, window);
             }
             Ok(data.len() as u64)
         }
@@ -87,49 +89,91 @@ fn header_end(data: &[u8], path: &Path) -> Result<usize> {
     Ok(end)
 }
 
-/// Cuts `data[body..]` into pieces of whole records.
-fn cut_mapped(data: &[u8], body: usize) -> Vec<Piece<'_>> {
-    let nominal: Vec<usize> = (body..data.len()).step_by(PIECE_BYTES).collect();
-    let counts: Vec<(usize, u64)> = nominal
-        .par_iter()
-        .map(|&start| {
-            let block = &data[start..(start + PIECE_BYTES).min(data.len())];
-            (count_byte(block, b'"'), count_byte(block, b'\n') as u64)
-        })
-        .collect();
-    // Quote parity and line number at each nominal cut.
-    let mut states = Vec::with_capacity(nominal.len());
-    let (mut quotes, mut line) = (0usize, 2u64);
-    for &(q, l) in &counts {
-        states.push((quotes % 2 == 1, line));
-        quotes += q;
-        line += l;
+fn offset(data: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - data.as_ptr() as usize
+}
+
+/// Drops the parsed pages of a window from the process: they are not needed again, and keeping
+/// them would make the resident memory the grid plus the whole export instead of the grid plus
+/// one window.
+fn release(map: &memmap2::Mmap, window: std::ops::Range<usize>) {
+    const PAGE: usize = 4096;
+    let start = window.start / PAGE * PAGE;
+    if window.end > start {
+        // SAFETY: a read-only file mapping: dropped pages are read again from the file if
+        // touched, and no reference into this range outlives the batch just processed.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start,
+                window.end - start,
+            )
+        };
     }
-    let mut starts: Vec<(usize, u64)> = nominal
-        .par_iter()
-        .zip(&states)
-        .enumerate()
-        .map(|(k, (&cut, &(in_quotes, line)))| {
-            if k == 0 {
-                return (cut, line);
-            }
-            let start = record_start_at_or_after(data, cut, in_quotes);
-            (start, line + count_byte(&data[cut..start], b'\n') as u64)
-        })
-        .collect();
-    // A record longer than a piece pushes a cut past the next one: keep starts monotonic.
-    for k in 1..starts.len() {
-        if starts[k].0 < starts[k - 1].0 {
-            starts[k] = starts[k - 1];
+}
+
+/// Cuts a mapped body into pieces of whole records, one window of [`PIECE_BATCH`] pieces at a
+/// time, carrying the quote state and line number from window to window.
+struct Cutter<'a> {
+    data: &'a [u8],
+    /// The next nominal cut (every [`PIECE_BYTES`] from the body's start).
+    cut: usize,
+    /// Line number of the byte at `cut`, and whether it lies inside quotes.
+    cut_line: u64,
+    in_quotes: bool,
+    /// Where the next piece starts, and its line number.
+    start: usize,
+    line: u64,
+}
+
+impl<'a> Cutter<'a> {
+    fn new(data: &'a [u8], body: usize) -> Self {
+        Cutter { data, cut: body, cut_line: 2, in_quotes: false, start: body, line: 2 }
+    }
+
+    fn next_batch(&mut self) -> Option<Vec<Piece<'a>>> {
+        let data = self.data;
+        if self.start >= data.len() {
+            return None;
         }
+        let window_end = (self.cut + PIECE_BYTES * PIECE_BATCH).min(data.len());
+        let cuts: Vec<usize> = (self.cut..window_end).step_by(PIECE_BYTES).collect();
+        // One parallel pass over the window: quotes and line breaks per nominal block.
+        let counts: Vec<(usize, u64)> = cuts
+            .par_iter()
+            .map(|&cut| {
+                let block = &data[cut..(cut + PIECE_BYTES).min(window_end)];
+                (count_byte(block, b'"'), count_byte(block, b'\n') as u64)
+            })
+            .collect();
+        // Quote state and line number at each following cut (the window's end included).
+        let mut next_cuts = Vec::with_capacity(cuts.len());
+        for (k, &(quotes, breaks)) in counts.iter().enumerate() {
+            self.in_quotes ^= quotes % 2 == 1;
+            self.cut_line += breaks;
+            let cut = cuts.get(k + 1).copied().unwrap_or(window_end);
+            next_cuts.push((cut, self.in_quotes, self.cut_line));
+        }
+        // Each cut moves forward to the next record boundary.
+        let ends: Vec<(usize, u64)> = next_cuts
+            .par_iter()
+            .map(|&(cut, in_quotes, line)| {
+                let end = record_start_at_or_after(data, cut, in_quotes);
+                (end, line + count_byte(&data[cut..end], b'\n') as u64)
+            })
+            .collect();
+        let mut pieces = Vec::with_capacity(ends.len());
+        for (end, end_line) in ends {
+            // A record longer than a piece spans several cuts: those cuts make no piece.
+            if end > self.start {
+                pieces.push(Piece { bytes: &data[self.start..end], first_line: self.line });
+                self.start = end;
+                self.line = end_line;
+            }
+        }
+        self.cut = window_end;
+        Some(pieces)
     }
-    let ends = starts.iter().skip(1).map(|s| s.0).chain(std::iter::once(data.len()));
-    starts
-        .iter()
-        .zip(ends)
-        .filter(|((start, _), end)| start < end)
-        .map(|(&(start, first_line), end)| Piece { bytes: &data[start..end], first_line })
-        .collect()
 }
 
 struct OwnedPiece {
