@@ -10,8 +10,9 @@ pub(crate) const OUT_OF_BAG: u32 = u32::MAX;
 
 /// One in-bag row's target and bootstrap count, what every split scan reads per row.
 ///
-/// Both fit in `f32` exactly (a count is at most the row count, well under 2^24 in practice and
-/// only rounded, never wrong, beyond), and their product is exact in `f64`: sums are `f64`.
+/// 8 bytes, so that the scans' random reads stay in cache. A count is a small integer (about
+/// Poisson(1)), exact in `f32`, and a count times a target is exact in `f64`, where all sums
+/// are made.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RowStat {
     pub y: f32,
@@ -116,7 +117,7 @@ impl Rules {
     pub(crate) fn may_split(&self, node: &NodeStats, depth: usize) -> bool {
         depth < self.max_depth
             && node.n >= self.min_split
-            && node.n >= 2 * self.min_leaf
+            && node.n >= self.min_leaf.saturating_mul(2)
             && node.y_min < node.y_max
     }
 }
@@ -180,8 +181,8 @@ impl FeatureDraw {
 /// scikit-learn maximizes `s_l^2 / w_l + s_r^2 / w_r`. Minus the node's constant `S^2 / W` that
 /// is `(s_l W - S w_l)^2 / (W w_l w_r)`: the same order of splits, one fraction whose constant
 /// `W` can go, compared by cross-multiplying. The scan over rows, the inner loop of training,
-/// then needs no division (two per row made it twice as slow), and the difference is computed
-/// directly instead of as a small change to a large constant.
+/// then divides nowhere (it divided twice per row), and the decrease is computed directly rather
+/// than as a small change to a large constant, which is also more accurate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Gain {
     num: f64,
@@ -239,8 +240,8 @@ pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
 /// Lays out nodes as training decides them: the root first, the two children of a split side
 /// by side (the right child is `left + 1`).
 pub(crate) struct NodeWriter {
-    pub nodes: Vec<Node>,
-    pub depth: usize,
+    nodes: Vec<Node>,
+    depth: usize,
 }
 
 impl NodeWriter {

@@ -68,7 +68,7 @@ impl Presorted {
         }
         lists.truncate(m * self.n_features);
         let rules = Rules::new(params, self.n_features);
-        let mut lists = SortedLists::new(lists, m);
+        let mut lists = SortedLists::new(lists, &bag.stats, rules);
         let mut draw = FeatureDraw::new(self.n_features);
         let mut writer = NodeWriter::new(2 * m);
         let root = NodeStats::of(bag.stats.iter().copied());
@@ -76,7 +76,7 @@ impl Presorted {
         let mut stack = vec![Pending { id: 0, rows: 0..m, depth: 0, stats: root }];
         while let Some(node) = stack.pop() {
             let split = if rules.may_split(&node.stats, node.depth) {
-                lists.best_split(node.rows.clone(), &node.stats, &bag.stats, &rules, &mut draw, rng)
+                lists.best_split(node.depth, node.rows.clone(), &node.stats, &mut draw, rng)
             } else {
                 None
             };
@@ -84,11 +84,11 @@ impl Presorted {
                 writer.leaf(node.id, &node.stats, node.depth);
                 continue;
             };
-            let list = lists.list(best.feature, node.rows.clone());
+            let list = lists.list(node.depth, best.feature, node.rows.clone());
             let threshold = midpoint(list[best.at].key, list[best.at + 1].key);
             let depth = node.depth + 1;
             let (mid, left, right) =
-                lists.split(node.rows.clone(), best.feature, best.at, &bag.stats, &rules, depth);
+                lists.split(node.depth, node.rows.clone(), best.feature, best.at);
             let (left_id, right_id) = writer.split(node.id, best.feature, threshold);
             stack.push(Pending { id: right_id, rows: mid..node.rows.end, depth, stats: right });
             stack.push(Pending { id: left_id, rows: node.rows.start..mid, depth, stats: left });

@@ -1,7 +1,6 @@
 //! One regression tree: flat nodes, fitting, and single-row prediction.
 
-use super::grow::InBag;
-use super::{split_exact, split_histogram, Dataset, ForestParams, SplitMethod, TreeSeed};
+use super::{Dataset, ForestParams, Trainer, TreeSeed};
 
 /// A node, 12 bytes: a split (`feature`, `value` = threshold, children `left` and `left + 1`) or
 /// a leaf (`feature == LEAF`, `value` = prediction).
@@ -54,14 +53,13 @@ pub struct Tree {
 impl Tree {
     /// Fits one tree to `targets` (one per row of `data`) with the randomness of `seed`.
     ///
-    /// [`Forest::fit`](super::Forest::fit) prepares the data once for all its trees; this does
-    /// it for one.
+    /// This prepares the data (sorts or bins every feature) for one tree: to fit several trees
+    /// on the same data, prepare it once with a [`Trainer`].
     ///
     /// # Panics
     /// As [`Forest::fit`](super::Forest::fit).
     pub fn fit(data: &Dataset, targets: &[f32], params: &ForestParams, seed: TreeSeed) -> Tree {
-        super::check_inputs(data, targets);
-        Prepared::new(data, params).fit(targets, params, seed)
+        Trainer::new(data, targets, params).fit_tree(seed)
     }
 
     /// Predicts one row; `row(j)` returns the row's value of feature `j` (`NaN` if missing).
@@ -89,38 +87,10 @@ impl Tree {
     }
 }
 
-/// The data of a forest in the form its split method trains on, shared by all its trees.
-pub(crate) enum Prepared {
-    Exact(split_exact::Presorted),
-    Histogram(split_histogram::Binned),
-}
-
-impl Prepared {
-    pub(crate) fn new(data: &Dataset, params: &ForestParams) -> Prepared {
-        match params.split {
-            SplitMethod::Exact => Prepared::Exact(split_exact::Presorted::new(data)),
-            SplitMethod::Histogram { bins } => {
-                Prepared::Histogram(split_histogram::Binned::new(data, bins))
-            }
-        }
-    }
-
-    pub(crate) fn fit(&self, targets: &[f32], params: &ForestParams, seed: TreeSeed) -> Tree {
-        let mut rng = seed.rng();
-        let bag = InBag::draw(targets, params.bootstrap, &mut rng);
-        let (n_features, writer) = match self {
-            Prepared::Exact(p) => (p.n_features(), p.grow(&bag, params, &mut rng)),
-            Prepared::Histogram(b) => (b.n_features(), b.grow(&bag, params, &mut rng)),
-        };
-        let (nodes, depth) = writer.finish();
-        Tree { n_features: n_features as u32, depth: depth as u32, nodes }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forest::MaxFeatures;
+    use crate::forest::{MaxFeatures, SplitMethod};
 
     /// One tree without bootstrap: it sees every row once, so results are hand-checkable.
     fn params(split: SplitMethod) -> ForestParams {
@@ -156,6 +126,15 @@ mod tests {
             let tree = Tree::fit(&data, &[2.5; 5], &params(method), SEED);
             assert_eq!((tree.node_count(), tree.depth()), (1, 0));
             assert_eq!(tree.predict_row(|_| 100.0), 2.5);
+        }
+    }
+
+    #[test]
+    fn no_features_is_one_leaf() {
+        let data = Dataset::new(4, 0, Vec::new());
+        for method in METHODS {
+            let tree = Tree::fit(&data, &[1.0, 2.0, 3.0, 6.0], &params(method), SEED);
+            assert_eq!((tree.node_count(), tree.predict_row(|_| unreachable!())), (1, 3.0));
         }
     }
 
