@@ -12,7 +12,7 @@
 use super::features::{self, build, Bin, FeatureSet, GridContext};
 use super::series::{linear, locf};
 use super::{FillEmpty, ImputeOptions, ImputeReport, ItemReport, Method};
-use crate::forest::{Dataset, Forest, ForestParams, MaxFeatures, Tree, TreeSeed};
+use crate::forest::{Dataset, Forest, ForestParams, MaxFeatures, Trainer, Tree, TreeSeed};
 use crate::grid::GridShape;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -129,19 +129,21 @@ pub fn impute(
         .enumerate()
         .flat_map(|(i, p)| (0..p.fits.len()).flat_map(move |f| (0..trees).map(move |k| (i, f, k))))
         .collect();
+    // Each training set is prepared (sorted) once, then shared by its trees.
+    let trainers: Vec<Vec<Trainer>> = prepared
+        .par_iter()
+        .map(|p| {
+            p.fits.iter().map(|(data, targets)| Trainer::new(data, targets, &params)).collect()
+        })
+        .collect();
     let trained: Vec<Tree> = tasks
         .par_iter()
         .map(|&(i, f, k)| {
-            let (data, targets) = &prepared[i].fits[f];
             let stream = (i * (CV_FOLDS + 1) + f) as u64;
-            Tree::fit(
-                data,
-                targets,
-                &params,
-                TreeSeed { seed: options.seed, stream, tree: k as u64 },
-            )
+            trainers[i][f].fit_tree(TreeSeed { seed: options.seed, stream, tree: k as u64 })
         })
         .collect();
+    drop(trainers);
     let mut forests: Vec<Vec<Forest>> = (0..shape.items).map(|_| Vec::new()).collect();
     for (chunk, &(i, _, _)) in trained.chunks(trees.max(1)).zip(tasks.iter().step_by(trees.max(1)))
     {
