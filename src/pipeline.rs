@@ -7,7 +7,7 @@
 
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{Axes, FileGrid, Grid, GridShape};
+use crate::grid::{Axes, FileGrid, Grid, GridShape, HeapBytes};
 use crate::impute::{plan, ImputeOptions, ImputeReport};
 use crate::output;
 use crate::sampling::{sample_into, Plan, SampleInputs, SampleOptions, SampleReport};
@@ -37,13 +37,6 @@ pub fn first_bin_hours(axes: &Axes) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Timings and reports of a `run`.
-pub struct JobReport {
-    pub sample: SampleReport,
-    pub impute: ImputeReport,
-    pub impute_time: Duration,
-}
-
 /// Imputes the grid file `grid` into `out` (+ axes and observed mask), atomically.
 pub fn impute_file(
     grid: &Path,
@@ -58,26 +51,21 @@ pub fn impute_file(
     let axes = Axes::read(&Axes::path_for(grid))?;
     check_axes(&axes, source.shape(), grid)?;
     let start = Instant::now();
-    let report = impute_into_file(source.values(), source.shape(), &axes, out, options)?;
+    let report = impute_to_file(source.values(), source.shape(), &axes, out, options)?;
     Ok((report, start.elapsed()))
 }
 
-/// Samples an export and imputes it: the main job.
-pub fn run_job(
+/// The first stage of `run`: samples an export into a grid in memory, ready to impute.
+pub fn sample_for_run(
     inputs: &SampleInputs,
-    sample_options: &SampleOptions,
-    impute_options: &ImputeOptions,
-    out: &Path,
+    options: &SampleOptions,
     progress: &ProgressBar,
-) -> Result<JobReport> {
-    let plan = Plan::new(inputs, sample_options)?;
-    let mut sampled = Grid::in_memory(plan.shape, 0.0);
-    let sample = sample_into(&plan, inputs, sample_options, sampled.values_mut(), progress)?;
+) -> Result<(Grid<HeapBytes>, Axes, SampleReport)> {
+    let plan = Plan::new(inputs, options)?;
+    let mut grid = Grid::in_memory(plan.shape, 0.0);
+    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
     cancel::check()?;
-    let axes = plan.axes();
-    let start = Instant::now();
-    let impute = impute_into_file(sampled.values(), plan.shape, &axes, out, impute_options)?;
-    Ok(JobReport { sample, impute, impute_time: start.elapsed() })
+    Ok((grid, plan.axes(), report))
 }
 
 fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {
@@ -91,7 +79,7 @@ fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {
 }
 
 /// Imputes `source` into a new grid file at `out`, then writes the axes and the observed mask.
-fn impute_into_file(
+pub fn impute_to_file(
     source: &[f32],
     shape: GridShape,
     axes: &Axes,

@@ -4,7 +4,7 @@ use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
-use medimpute::pipeline::{observed_path, run_job};
+use medimpute::pipeline::{impute_to_file, observed_path, sample_for_run};
 use medimpute::sampling::{SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -92,15 +92,22 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let pool = super::thread_pool(args.workers)?;
     let bar = report::bytes_bar("sampling");
-    let result =
-        pool.install(|| run_job(&inputs, &sample_options, &args.impute.options(), &args.out, &bar));
+    let sampled = pool.install(|| sample_for_run(&inputs, &sample_options, &bar));
     bar.finish_and_clear();
-    let job = result?;
-    print!("{}", report::sample_summary(&job.sample, None, pool.current_num_threads()));
-    print!("{}", report::impute_summary(&job.impute, job.impute_time));
+    let (grid, axes, sampled) = sampled?;
+    let spinner = report::spinner("imputing");
+    let start = std::time::Instant::now();
+    let imputed = pool.install(|| {
+        impute_to_file(grid.values(), grid.shape(), &axes, &args.out, &args.impute.options())
+    });
+    spinner.finish_and_clear();
+    let imputed = imputed?;
+    let impute_time = start.elapsed();
+    print!("{}", report::sample_summary(&sampled, None, pool.current_num_threads()));
+    print!("{}", report::impute_summary(&imputed, impute_time));
     println!(
         "total {:.2} s; wrote {}, {} and its .axes.json",
-        (job.sample.elapsed + job.impute_time).as_secs_f64(),
+        (sampled.elapsed + impute_time).as_secs_f64(),
         args.out.display(),
         observed_path(&args.out).display()
     );
