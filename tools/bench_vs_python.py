@@ -77,6 +77,8 @@ def contenders_for(args, admissions: str, events: list[str], out: str) -> list[t
     common = ["--admissions", admissions, "--out", out]
     for e in events:
         common += ["--events", e]
+    if args.items:
+        common += ["--items", args.items]
     baseline = [sys.executable, os.path.join(ROOT, "tools/medlens_baseline.py")]
     if args.job == "sample":
         return [
@@ -89,8 +91,6 @@ def contenders_for(args, admissions: str, events: list[str], out: str) -> list[t
              [*baseline, "sample", *common, "--executor", "process", "-p", "1"], args.medlens_runs),
         ]
     job = ["--trees", str(args.trees), "--max-train", str(args.max_train), "--seed", "0"]
-    if args.items:
-        job += ["--items", args.items]
     p = str(args.p)
     return [
         (f"medimpute run rf-medlens, {p} threads",
@@ -114,7 +114,7 @@ def main() -> int:
     parser.add_argument("-p", type=int, default=2, help="run: workers on both sides")
     parser.add_argument("--trees", type=int, default=100, help="run: trees per forest")
     parser.add_argument("--max-train", type=int, default=20000, help="run: training rows per item")
-    parser.add_argument("--items", help="run: item ids (default: the 77 MedLens items)")
+    parser.add_argument("--items", help="item ids, both sides (default: the 77 MedLens items)")
     parser.add_argument("--json", help="write the results here as JSON")
     args = parser.parse_args()
 
