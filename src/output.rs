@@ -10,6 +10,14 @@ use std::io::Write;
 use std::path::Path;
 use tempfile::NamedTempFile;
 
+/// The path of a file that lives beside `path`: its name with `suffix` appended
+/// (`grid.npy` -> `grid.npy.axes.json`).
+pub fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
 /// Creates an empty temporary file in the destination's directory (created if missing).
 pub fn temp_beside(destination: &Path) -> Result<NamedTempFile> {
     let dir = match destination.parent() {

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Where the observed mask of the grid at `out` goes: `<out>.observed.npy`.
 pub fn observed_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".observed.npy");
-    PathBuf::from(name)
+    output::sibling(out, ".observed.npy")
 }
 
 /// The clock hour (0-23) of bin 0 of every admission.

@@ -220,3 +220,17 @@ fn impute_rejects_files_that_are_not_grids_and_writes_nothing() {
     assert!(!out.exists());
     assert!(partial_files(dir.path()).is_empty());
 }
+
+#[test]
+fn forests_of_no_trees_or_no_rows_are_refused_as_usage_errors() {
+    for args in [["--trees", "0"], ["--max-train", "0"]] {
+        let out = medimpute()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("run")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(args[0]), "{}", text(&out));
+    }
+}

@@ -7,6 +7,11 @@ use medimpute::pipeline::{impute_file, observed_path};
 use medimpute::Result;
 use std::path::PathBuf;
 
+/// A count that must be at least 1 (a forest of no trees, or trained on no rows, is no forest).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
 /// Imputation settings shared by `impute`, `run` and `evaluate`.
 #[derive(Debug, Args, Clone)]
 pub struct ImputeArgs {
@@ -15,7 +20,7 @@ pub struct ImputeArgs {
     #[arg(long, default_value = "auto")]
     pub method: Method,
     /// Trees per forest (default: 100 for rf-medlens, 32 for rf and auto).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one())]
     pub trees: Option<usize>,
     /// Half-width of the feature window, in hours (default: 12 for rf-medlens, as MedLens; 24 for
     /// rf and auto).
@@ -25,7 +30,7 @@ pub struct ImputeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// At most this many training rows per item (a seeded random subset beyond).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = at_least_one())]
     pub max_train: usize,
     /// What bins no method reaches (series without observations) become: nan, zero (MedLens),
     /// or mean (the item's observed mean).

@@ -15,7 +15,7 @@ use medimpute::cancel;
 ///
 /// Exit codes: 0 success, 1 internal or output error, 2 bad input or arguments, 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "medimpute", version, about, long_about = None, propagate_version = true)]
+#[command(name = "medimpute", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

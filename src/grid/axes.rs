@@ -66,9 +66,7 @@ impl Axes {
 
     /// Where the axes of the grid at `grid_path` live: `<grid_path>.axes.json`.
     pub fn path_for(grid_path: &Path) -> PathBuf {
-        let mut name = grid_path.as_os_str().to_owned();
-        name.push(".axes.json");
-        PathBuf::from(name)
+        crate::output::sibling(grid_path, ".axes.json")
     }
 
     /// Serializes to pretty JSON.

@@ -4,11 +4,10 @@
 //! of different units can be averaged: 1.0 is as good as guessing the mean). The overall figure
 //! is the mean over items of that ratio.
 
-use super::plan::{impute, rmse};
+use super::plan::{impute, rmse, rng_for, PURPOSE_EVALUATE};
 use super::{ImputeOptions, Method};
 use crate::grid::GridShape;
 use rand::seq::index::sample;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -113,11 +112,7 @@ pub fn evaluate(
 fn hide(block: &mut [f32], item: usize, fraction: f64, seed: u64) -> Vec<usize> {
     let observed: Vec<usize> = (0..block.len()).filter(|&k| !block[k].is_nan()).collect();
     let n = (observed.len() as f64 * fraction).round() as usize;
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..16].copy_from_slice(&(item as u64).to_le_bytes());
-    key[16] = 0xEE; // a stream of its own, apart from the imputation's
-    let mut rng = rand_chacha::ChaCha8Rng::from_seed(key);
+    let mut rng = rng_for(seed, item, PURPOSE_EVALUATE);
     let mut picked: Vec<usize> = sample(&mut rng, observed.len(), n.min(observed.len()))
         .into_iter()
         .map(|k| observed[k])

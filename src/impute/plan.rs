@@ -85,7 +85,7 @@ impl Prepared {
 }
 
 /// A deterministic RNG for a purpose of one item.
-fn rng_for(seed: u64, item: usize, purpose: u64) -> ChaCha8Rng {
+pub(super) fn rng_for(seed: u64, item: usize, purpose: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&(item as u64).to_le_bytes());
@@ -95,6 +95,8 @@ fn rng_for(seed: u64, item: usize, purpose: u64) -> ChaCha8Rng {
 
 const PURPOSE_HOLDOUT: u64 = 1;
 const PURPOSE_SUBSAMPLE: u64 = 2;
+/// `evaluate`'s hidden bins: a stream apart from every stream of the imputation it scores.
+pub(super) const PURPOSE_EVALUATE: u64 = 0xEE;
 
 /// Imputes `source` into `dest` (same shape). `first_bin_hour[a]` is the clock hour of bin 0 of
 /// admission `a`; `item_ids` name the items in the report.
