@@ -5,6 +5,7 @@
 //! CSV, 1.8x from 1 to 2 threads). `MEDIMPUTE_BENCH_SUBJECTS` sets the export's size.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use indicatif::ProgressBar;
 use medimpute::generate::{generate, ExportFormat, GenerateConfig};
 use medimpute::items::ItemSet;
 use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
@@ -36,14 +37,18 @@ fn bench_sampling(c: &mut Criterion) {
         [("plain", export(plain_dir.path(), false)), ("gzip", export(gzip_dir.path(), true))]
     {
         // Throughput counts the bytes every contender must parse: the decompressed CSV.
-        let (_, _, report) = sample_in_memory(&inputs, &options).unwrap();
+        let (_, _, report) = sample_in_memory(&inputs, &options, &ProgressBar::hidden()).unwrap();
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
         for threads in [1, cores] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             group.bench_function(format!("{threads}_threads"), |b| {
-                b.iter(|| pool.install(|| sample_in_memory(&inputs, &options).unwrap()))
+                b.iter(|| {
+                    pool.install(|| {
+                        sample_in_memory(&inputs, &options, &ProgressBar::hidden()).unwrap()
+                    })
+                })
             });
         }
         group.finish();

@@ -7,12 +7,10 @@
 
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{Axes, FileGrid, Grid, GridShape, HeapBytes};
+use crate::grid::{Axes, FileGrid, Grid, GridShape};
 use crate::impute::{plan, ImputeOptions, ImputeReport};
 use crate::output;
-use crate::sampling::{sample_into, Plan, SampleInputs, SampleOptions, SampleReport};
 use crate::timestamp::{parse_timestamp, HOUR};
-use indicatif::ProgressBar;
 use memmap2::MmapOptions;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,19 +49,6 @@ pub fn impute_file(
     let start = Instant::now();
     let report = impute_to_file(source.values(), source.shape(), &axes, out, options)?;
     Ok((report, start.elapsed()))
-}
-
-/// The first stage of `run`: samples an export into a grid in memory, ready to impute.
-pub fn sample_for_run(
-    inputs: &SampleInputs,
-    options: &SampleOptions,
-    progress: &ProgressBar,
-) -> Result<(Grid<HeapBytes>, Axes, SampleReport)> {
-    let plan = Plan::new(inputs, options)?;
-    let mut grid = Grid::in_memory(plan.shape, 0.0);
-    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
-    cancel::check()?;
-    Ok((grid, plan.axes(), report))
 }
 
 fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {

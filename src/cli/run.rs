@@ -4,8 +4,8 @@ use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
-use medimpute::pipeline::{impute_to_file, observed_path, sample_for_run};
-use medimpute::sampling::{SampleInputs, SampleOptions};
+use medimpute::pipeline::{impute_to_file, observed_path};
+use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -92,7 +92,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let pool = super::thread_pool(args.workers)?;
     let bar = report::bytes_bar("sampling");
-    let sampled = pool.install(|| sample_for_run(&inputs, &sample_options, &bar));
+    let sampled = pool.install(|| sample_in_memory(&inputs, &sample_options, &bar));
     bar.finish_and_clear();
     let (grid, axes, sampled) = sampled?;
     let spinner = report::spinner("imputing");

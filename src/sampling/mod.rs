@@ -142,28 +142,27 @@ pub fn sample_to_file(
     out: &Path,
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
-    let plan = Plan::new(inputs, options)?;
-    let mut grid = Grid::in_memory(plan.shape, 0.0);
-    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
-    cancel::check()?;
+    let (grid, axes, report) = sample_in_memory(inputs, options, progress)?;
     let staged_grid = crate::output::write_staged(out, grid.as_npy_bytes())?;
     drop(grid);
     let axes_path = Axes::path_for(out);
-    let axes = crate::output::write_staged(&axes_path, plan.axes().to_json().as_bytes())?;
+    let staged_axes = crate::output::write_staged(&axes_path, axes.to_json().as_bytes())?;
     cancel::check()?;
-    crate::output::persist(axes, &axes_path)?;
+    crate::output::persist(staged_axes, &axes_path)?;
     crate::output::persist(staged_grid, out)?;
     Ok(report)
 }
 
-/// Samples an export into a grid in memory.
+/// Samples an export into a grid in memory, with its axes.
 pub fn sample_in_memory(
     inputs: &SampleInputs,
     options: &SampleOptions,
+    progress: &ProgressBar,
 ) -> Result<(Grid<HeapBytes>, Axes, SampleReport)> {
     let plan = Plan::new(inputs, options)?;
     let mut grid = Grid::in_memory(plan.shape, 0.0);
-    let report = sample_into(&plan, inputs, options, grid.values_mut(), &ProgressBar::hidden())?;
+    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
+    cancel::check()?;
     Ok((grid, plan.axes(), report))
 }
 
