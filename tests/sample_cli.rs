@@ -259,3 +259,15 @@ fn numpy_reads_the_grid_as_is() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), (2 * 3 * 48 - 5).to_string());
 }
+
+#[test]
+fn generate_refuses_impossible_sizes_as_usage_errors_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export");
+    for subjects in ["0", "2000000"] {
+        let output =
+            run(&["generate", "--subjects", subjects, "--out", &out.display().to_string()]);
+        assert_eq!(output.status.code(), Some(2), "{subjects}: {}", text(&output));
+        assert!(!out.exists(), "{subjects}: nothing written");
+    }
+}

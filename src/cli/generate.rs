@@ -43,7 +43,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let bar = report::count_bar("subjects", args.subjects as u64);
     let result = generate_with_progress(&config, &args.out, &|done| bar.set_position(done as u64));
     bar.finish_and_clear();
-    let summary = result.map_err(|e| Error::output(&args.out, e))?;
+    let summary = result.map_err(|e| match e.kind() {
+        // The generator's own refusal of its arguments (too many subjects), not a disk error.
+        std::io::ErrorKind::InvalidInput => Error::Usage(e.to_string()),
+        _ => Error::output(&args.out, e),
+    })?;
     println!(
         "generated {} subjects, {} admissions, {} chart rows, {} lab rows ({:.1} MB) in {}",
         report::count(summary.subjects as u64),
