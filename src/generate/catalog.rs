@@ -64,6 +64,26 @@ pub(super) struct GcsWords {
     pub motor: [&'static str; 6],
 }
 
+/// The words charted beside GCS scores, the same in CareVue and MetaVision.
+const GCS_WORDS: GcsWords = GcsWords {
+    eye: ["No Response", "To Pain", "To Speech", "Spontaneously"],
+    verbal: [
+        "No Response",
+        "Incomprehensible sounds",
+        "Inappropriate Words",
+        "Confused",
+        "Oriented",
+    ],
+    motor: [
+        "No response",
+        "Abnormal extension",
+        "Abnormal Flexion",
+        "Flex-withdraws",
+        "Localizes Pain",
+        "Obeys Commands",
+    ],
+};
+
 /// Everything one bedside system charts.
 #[derive(Debug)]
 pub(super) struct Catalog {
@@ -120,24 +140,7 @@ pub(super) static CAREVUE: Catalog = Catalog {
     gcs_verbal: item(723, ""),
     gcs_motor: item(454, ""),
     gcs_total: Some(item(198, "points")),
-    gcs_words: GcsWords {
-        eye: ["No Response", "To Pain", "To Speech", "Spontaneously"],
-        verbal: [
-            "No Response",
-            "Incomprehensible sounds",
-            "Inappropriate Words",
-            "Confused",
-            "Oriented",
-        ],
-        motor: [
-            "No response",
-            "Abnormal extension",
-            "Abnormal Flexion",
-            "Flex-withdraws",
-            "Localizes Pain",
-            "Obeys Commands",
-        ],
-    },
+    gcs_words: GCS_WORDS,
     fio2: item(3420, "%"),
     fio2_fraction: Some(item(190, "")),
     peep: item(506, "cmH2O"),
@@ -255,24 +258,7 @@ pub(super) static METAVISION: Catalog = Catalog {
     gcs_verbal: item(223900, ""),
     gcs_motor: item(223901, ""),
     gcs_total: None,
-    gcs_words: GcsWords {
-        eye: ["No Response", "To Pain", "To Speech", "Spontaneously"],
-        verbal: [
-            "No Response",
-            "Incomprehensible sounds",
-            "Inappropriate Words",
-            "Confused",
-            "Oriented",
-        ],
-        motor: [
-            "No response",
-            "Abnormal extension",
-            "Abnormal Flexion",
-            "Flex-withdraws",
-            "Localizes Pain",
-            "Obeys Commands",
-        ],
-    },
+    gcs_words: GCS_WORDS,
     fio2: item(223835, ""),
     fio2_fraction: None,
     peep: item(220339, "cmH2O"),
