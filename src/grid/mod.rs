@@ -2,7 +2,7 @@
 //! complete `.npy` image (header and data) in any byte storage.
 //!
 //! Keeping the header inside the storage means a heap buffer, a memory-mapped file and a shared
-//! memory segment hold the very same bytes: a worker process that maps the segment, or numpy
+//! memory segment ([`SharedBytes`]) hold the very same bytes: a worker process that maps the segment, or numpy
 //! reading the file with `mmap_mode="r"`, sees the grid without a conversion step, and writing
 //! the file is one copy of the bytes.
 //!
@@ -12,10 +12,12 @@
 
 mod axes;
 mod npy;
+mod shared;
 mod storage;
 
 pub use axes::{AdmissionAxis, Axes};
 pub use npy::{npy_header, npy_header_len};
+pub use shared::{SharedBytes, SEGMENT_PREFIX};
 pub use storage::{ByteStorage, FileGrid, HeapBytes};
 
 use crate::error::{Error, Result};
@@ -126,6 +128,11 @@ impl<S: ByteStorage> Grid<S> {
     /// The complete `.npy` image.
     pub fn as_npy_bytes(&self) -> &[u8] {
         self.storage.bytes()
+    }
+
+    /// The storage, e.g. to name a shared segment to worker processes.
+    pub fn storage(&self) -> &S {
+        &self.storage
     }
 
     /// Gives the storage back (to flush or persist a file, for instance).
