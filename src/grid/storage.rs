@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use memmap2::MmapMut;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// Contiguous bytes a grid can be viewed over. Implementations must hand out page-aligned
@@ -94,11 +93,6 @@ impl FileGrid {
         let FileGrid { map, file, destination } = self;
         drop(map);
         crate::output::persist(file, &destination)
-    }
-
-    /// The underlying file, e.g. to read its size.
-    pub fn file(&self) -> &File {
-        self.file.as_file()
     }
 }
 

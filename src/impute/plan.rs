@@ -77,13 +77,6 @@ struct Prepared {
     folds: Vec<Fold>,
 }
 
-impl Prepared {
-    /// The forest that fills the item: the last one trained (all bins, or the hold-out's).
-    fn final_forest<'f>(&self, forests: &'f [Forest]) -> Option<&'f Forest> {
-        forests.last()
-    }
-}
-
 /// A deterministic RNG for a purpose of one item.
 pub(super) fn rng_for(seed: u64, item: usize, purpose: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
@@ -299,12 +292,14 @@ fn fill(
             report.imputed = count_filled(source, block);
         }
         Method::RfMedlens | Method::Rf => {
-            if let (Some(set), Some(forest)) = (&prep.set, prep.final_forest(forests)) {
+            // The last forest fills the item: trained on every observed bin, or, for a large
+            // item under `auto`, on its hold-out's 90%.
+            if let (Some(set), Some(forest)) = (&prep.set, forests.last()) {
                 report.imputed = predict_into(ctx, i, set, forest, block);
             }
-            let before = block.to_vec();
+            let missing = count_missing(block);
             block.chunks_mut(hours).for_each(locf);
-            report.carried = count_filled(&before, block);
+            report.carried = missing - count_missing(block);
         }
         Method::Auto => unreachable!("auto resolves to a candidate"),
     }
@@ -314,12 +309,11 @@ fn fill(
         FillEmpty::Zero => 0.0,
         FillEmpty::Mean => observed_mean(source),
     };
-    for v in block.iter_mut().filter(|v| v.is_nan()) {
-        *v = fill_value;
-        report.filled_empty += 1;
-    }
-    if fill_value.is_nan() {
-        report.filled_empty = 0;
+    if !fill_value.is_nan() {
+        for v in block.iter_mut().filter(|v| v.is_nan()) {
+            *v = fill_value;
+            report.filled_empty += 1;
+        }
     }
     report
 }
@@ -416,6 +410,10 @@ pub fn rmse(guess: &[f32], truth: &[f32]) -> f64 {
 
 fn count_filled(before: &[f32], after: &[f32]) -> u64 {
     before.iter().zip(after).filter(|(b, a)| b.is_nan() && !a.is_nan()).count() as u64
+}
+
+fn count_missing(values: &[f32]) -> u64 {
+    values.iter().filter(|v| v.is_nan()).count() as u64
 }
 
 /// Mean of the observed values (NaN if none).

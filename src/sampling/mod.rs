@@ -175,10 +175,12 @@ pub fn sample_into(
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
     let start = Instant::now();
-    let mut disk_total = 0u64;
-    for path in &inputs.events {
-        disk_total += std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len();
-    }
+    let disk_sizes = inputs
+        .events
+        .iter()
+        .map(|path| Ok(std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len()))
+        .collect::<Result<Vec<u64>>>()?;
+    let disk_total = disk_sizes.iter().sum();
     progress.set_length(disk_total);
     let mut sink = Sampler {
         plan,
@@ -192,11 +194,11 @@ pub fn sample_into(
         progress_base: 0,
     };
     let mut csv_bytes = 0;
-    for path in &inputs.events {
+    for (path, size) in inputs.events.iter().zip(&disk_sizes) {
         sink.path = path.clone();
         sink.columns = None;
         csv_bytes += read_pieces(path, &mut sink)?;
-        sink.progress_base += std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len();
+        sink.progress_base += size;
     }
     let Sampler { accumulator, rows, first_bad_rows, .. } = sink;
     let bins_observed = accumulator.finish();
