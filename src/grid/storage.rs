@@ -88,7 +88,8 @@ impl FileGrid {
     /// No `msync`: the kernel writes the pages back on its own schedule, as it does for any
     /// `write`. What the rename guarantees is that no reader ever sees a partial grid under the
     /// destination's name; durability across a power cut would need an fsync that numpy's own
-    /// `save` does not do either, and forcing a grid-sized write-back here doubled run times.
+    /// `save` does not do either, and a forced write-back of the whole grid would make every run
+    /// wait for the disk.
     pub fn persist(self) -> Result<()> {
         let FileGrid { map, file, destination } = self;
         drop(map);
