@@ -6,6 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use indicatif::ProgressBar;
+use medimpute::backend::{BackendKind, BackendSpec, Executor};
 use medimpute::generate::{generate, ExportFormat, GenerateConfig};
 use medimpute::items::ItemSet;
 use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
@@ -37,17 +38,20 @@ fn bench_sampling(c: &mut Criterion) {
         [("plain", export(plain_dir.path(), false)), ("gzip", export(gzip_dir.path(), true))]
     {
         // Throughput counts the bytes every contender must parse: the decompressed CSV.
-        let (_, _, report) = sample_in_memory(&inputs, &options, &ProgressBar::hidden()).unwrap();
+        let mut exec =
+            Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 0, pin: false })
+                .unwrap();
+        let (_, _, report) =
+            sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden()).unwrap();
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
         for threads in [1, cores] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let spec = BackendSpec { kind: BackendKind::Threads, workers: threads, pin: false };
+            let mut exec = Executor::start(spec).unwrap();
             group.bench_function(format!("{threads}_threads"), |b| {
                 b.iter(|| {
-                    pool.install(|| {
-                        sample_in_memory(&inputs, &options, &ProgressBar::hidden()).unwrap()
-                    })
+                    sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden()).unwrap()
                 })
             });
         }

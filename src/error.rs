@@ -24,6 +24,9 @@ pub enum RowError {
     UnterminatedQuote,
     #[error("duplicate admission: SUBJECT_ID {subject_id} already has DISCHTIME {dischtime} (line {first_line})")]
     DuplicateAdmission { subject_id: u64, dischtime: String, first_line: u64 },
+    /// A row error found by a worker process, as it described it.
+    #[error("{0}")]
+    Reported(String),
 }
 
 impl RowError {
@@ -80,6 +83,9 @@ pub enum Error {
     /// The user pressed Ctrl-C or sent SIGTERM; nothing was left at the destination.
     #[error("interrupted; no output was written")]
     Interrupted,
+    /// Worker processes failed: they kept dying, sent garbage, or could not run a task.
+    #[error("worker processes failed: {0}")]
+    Workers(String),
 }
 
 impl Error {
@@ -93,7 +99,7 @@ impl Error {
             | Error::Usage(_)
             | Error::BadGrid { .. } => 2,
             Error::Interrupted => 130,
-            Error::Output { .. } => 1,
+            Error::Output { .. } | Error::Workers(_) => 1,
         }
     }
 

@@ -9,18 +9,20 @@
 //! | layout | [`grid`] | the `(items, admissions, hours)` `float32` `.npy` grid over any bytes |
 //! | imputation | [`impute`] | `locf`, `linear`, `rf-medlens`, `rf`, `auto`, as a plan of tasks |
 //! | model | [`forest`] | a deterministic random-forest regressor, column-major, exact or histogram |
+//! | execution | [`backend`] | the plans' tasks on `serial`, `threads`, `pipe` or `shm` workers |
 //! | jobs | [`pipeline`] | whole jobs over files: `impute` a grid, `run` sample + impute |
 //! | output | [`output`] | atomic writes: a temporary name, renamed when complete |
 //!
 //! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
 //! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
-//! [`cancel`] (Ctrl-C).
+//! [`cancel`] (Ctrl-C), [`jobs`] (what a worker process can be asked to run).
 
 #[cfg(not(target_endian = "little"))]
 compile_error!(
     "medimpute's grid is little-endian float32 viewed in place: big-endian hosts are not supported"
 );
 
+pub mod backend;
 pub mod cancel;
 pub mod error;
 pub mod forest;
@@ -29,6 +31,7 @@ pub mod grid;
 pub mod impute;
 pub mod ingest;
 pub mod items;
+pub mod jobs;
 pub mod output;
 pub mod pipeline;
 pub mod sampling;

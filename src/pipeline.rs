@@ -5,9 +5,12 @@
 //! saying which bins were observed (1) and which imputed (0), which downstream users need to
 //! tell measurements from estimates.
 
+use crate::backend::region::segment_region;
+use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{Axes, FileGrid, Grid, GridShape};
+use crate::grid::{Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
+use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{plan, ImputeOptions, ImputeReport};
 use crate::output;
 use crate::timestamp::{parse_timestamp, HOUR};
@@ -38,6 +41,7 @@ pub fn impute_file(
     grid: &Path,
     out: &Path,
     options: &ImputeOptions,
+    exec: &mut Executor,
 ) -> Result<(ImputeReport, Duration)> {
     let file = std::fs::File::open(grid).map_err(|e| Error::input(grid, e))?;
     // A private copy-on-write map: reads share the page cache, and nothing can write the input.
@@ -47,7 +51,14 @@ pub fn impute_file(
     let axes = Axes::read(&Axes::path_for(grid))?;
     check_axes(&axes, source.shape(), grid)?;
     let start = Instant::now();
-    let report = impute_to_file(source.values(), source.shape(), &axes, out, options)?;
+    // Worker processes map the input file itself: the same bytes, from the page cache.
+    let region = Region {
+        path: grid.to_path_buf(),
+        offset: source.data_offset() as u64,
+        len: source.shape().data_bytes() as u64,
+    };
+    let report =
+        impute_to_file(source.values(), Some(region), source.shape(), &axes, out, options, exec)?;
     Ok((report, start.elapsed()))
 }
 
@@ -62,16 +73,60 @@ fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {
 }
 
 /// Imputes `source` into a new grid file at `out`, then writes the axes and the observed mask.
+/// `source_region`: where `source` lies in a file or segment that worker processes can map
+/// (over `shm` a private source is first copied into a segment).
+#[allow(clippy::too_many_arguments)]
 pub fn impute_to_file(
     source: &[f32],
+    source_region: Option<Region>,
     shape: GridShape,
     axes: &Axes,
     out: &Path,
     options: &ImputeOptions,
+    exec: &mut Executor,
 ) -> Result<ImputeReport> {
     let hours = first_bin_hours(axes)?;
     let mut dest = Grid::create(FileGrid::create(out, shape.npy_bytes())?, shape);
-    let report = plan::impute(source, dest.values_mut(), shape, &hours, &axes.items, options);
+    let dest_region = Region {
+        path: dest.storage().temp_path().to_path_buf(),
+        offset: dest.data_offset() as u64,
+        len: shape.data_bytes() as u64,
+    };
+    let report = match exec.processes() {
+        None => exec.install(|| {
+            plan::impute(source, dest.values_mut(), shape, &hours, &axes.items, options)
+        }),
+        Some((pool, coordinator)) => {
+            let mut staged = None;
+            let source_region = match source_region {
+                Some(region) => Some(region),
+                None if pool.transport() == Transport::Shm => {
+                    let mut segment = SharedBytes::create(shape.data_bytes())?;
+                    segment.bytes_mut().copy_from_slice(bytemuck::cast_slice(source));
+                    let region = segment_region(segment.os_id(), 0, shape.data_bytes() as u64);
+                    staged = Some(segment);
+                    Some(region)
+                }
+                None => None,
+            };
+            let grid = SharedGrid { values: source, region: source_region };
+            let values = dest.values_mut();
+            let report = coordinator.install(|| {
+                remote::impute(
+                    pool,
+                    grid,
+                    values,
+                    Some(dest_region),
+                    shape,
+                    &hours,
+                    &axes.items,
+                    options,
+                )
+            })?;
+            drop(staged);
+            report
+        }
+    };
     cancel::check()?;
     let mask: Vec<u8> = source.iter().map(|v| u8::from(!v.is_nan())).collect();
     let mask = ndarray::Array3::from_shape_vec((shape.items, shape.admissions, shape.hours), mask)

@@ -1,5 +1,6 @@
 //! `medimpute impute`: a sampled grid into a complete one.
 
+use super::backend::BackendArgs;
 use super::report;
 use clap::Args;
 use medimpute::impute::{FillEmpty, ImputeOptions, Method};
@@ -66,15 +67,14 @@ pub struct ImputeCommand {
     pub out: PathBuf,
     #[command(flatten)]
     pub impute: ImputeArgs,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 pub fn run(args: ImputeCommand) -> Result<()> {
-    let pool = super::thread_pool(args.workers)?;
-    let spinner = report::spinner("imputing");
-    let result = pool.install(|| impute_file(&args.grid, &args.out, &args.impute.options()));
+    let mut exec = args.backend.start()?;
+    let spinner = report::spinner(&format!("imputing on {}", exec.spec()));
+    let result = impute_file(&args.grid, &args.out, &args.impute.options(), &mut exec);
     spinner.finish_and_clear();
     let (summary, elapsed) = result?;
     print!("{}", report::impute_summary(&summary, elapsed));

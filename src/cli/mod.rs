@@ -1,12 +1,14 @@
 //! Command-line definitions and dispatch. Each subcommand lives in its own file and only
 //! translates arguments into library calls and results into a report.
 
+mod backend;
 mod evaluate;
 mod generate;
 mod impute;
 mod report;
 mod run;
 mod sample;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use medimpute::cancel;
@@ -28,11 +30,17 @@ enum Command {
     Impute(impute::ImputeCommand),
     Evaluate(evaluate::EvaluateArgs),
     Generate(generate::GenerateArgs),
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Command::Worker(args) = cli.command {
+        // Workers leave signals to their coordinator.
+        return worker::run(args);
+    }
     cancel::install_handler();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
@@ -40,6 +48,7 @@ pub fn main() -> i32 {
         Command::Impute(args) => impute::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Worker(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => 0,

@@ -52,13 +52,13 @@ fn megabytes(bytes: u64) -> f64 {
 }
 
 /// The closing summary of `medimpute sample`.
-pub fn sample_summary(report: &SampleReport, out: Option<&Path>, threads: usize) -> String {
+pub fn sample_summary(report: &SampleReport, out: Option<&Path>, backend: &str) -> String {
     let rows = &report.rows;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "sampled {} rows ({:.1} MB of CSV, {:.1} MB on disk) in {:.2} s on {threads} thread(s): \
+        "sampled {} rows ({:.1} MB of CSV, {:.1} MB on disk) in {:.2} s on {backend}: \
          {:.0} MB/s, {:.2} M rows/s",
         count(rows.read),
         megabytes(report.csv_bytes),

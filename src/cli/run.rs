@@ -1,9 +1,11 @@
 //! `medimpute run`: the main job, export to complete grid in one go.
 
+use super::backend::BackendArgs;
 use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
+use medimpute::backend::region::segment_region;
 use medimpute::pipeline::{impute_to_file, observed_path};
 use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
@@ -36,9 +38,8 @@ pub struct RunArgs {
     pub skip_bad_rows: bool,
     #[command(flatten)]
     pub impute: ImputeArgs,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// The tables of an export directory, by MIMIC-III or MIMIC-IV name.
@@ -90,20 +91,31 @@ pub fn run(args: RunArgs) -> Result<()> {
         hours: args.hours,
         skip_bad_rows: args.skip_bad_rows,
     };
-    let pool = super::thread_pool(args.workers)?;
+    let mut exec = args.backend.start()?;
+    let backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
-    let sampled = pool.install(|| sample_in_memory(&inputs, &sample_options, &bar));
+    let sampled = sample_in_memory(&inputs, &sample_options, &mut exec, &bar);
     bar.finish_and_clear();
     let (grid, axes, sampled) = sampled?;
-    let spinner = report::spinner("imputing");
+    let spinner = report::spinner(&format!("imputing on {backend}"));
     let start = std::time::Instant::now();
-    let imputed = pool.install(|| {
-        impute_to_file(grid.values(), grid.shape(), &axes, &args.out, &args.impute.options())
+    // A grid sampled into a shared segment is handed to the workers by name.
+    let region = grid.storage().segment().map(|segment| {
+        segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
     });
+    let imputed = impute_to_file(
+        grid.values(),
+        region,
+        grid.shape(),
+        &axes,
+        &args.out,
+        &args.impute.options(),
+        &mut exec,
+    );
     spinner.finish_and_clear();
     let imputed = imputed?;
     let impute_time = start.elapsed();
-    print!("{}", report::sample_summary(&sampled, None, pool.current_num_threads()));
+    print!("{}", report::sample_summary(&sampled, None, &backend));
     print!("{}", report::impute_summary(&imputed, impute_time));
     println!(
         "total {:.2} s; wrote {}, {} and its .axes.json",

@@ -1,5 +1,6 @@
 //! `medimpute sample`: export tables into an hourly grid.
 
+use super::backend::BackendArgs;
 use super::report;
 use clap::Args;
 use medimpute::items::{parse_item_list, ItemSet};
@@ -31,9 +32,8 @@ pub struct SampleArgs {
     /// stopping at the first one.
     #[arg(long)]
     pub skip_bad_rows: bool,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// Which items become rows of the grid.
@@ -68,11 +68,12 @@ pub fn run(args: SampleArgs) -> Result<()> {
         hours: args.hours,
         skip_bad_rows: args.skip_bad_rows,
     };
-    let pool = super::thread_pool(args.workers)?;
+    let mut exec = args.backend.start()?;
     let bar = report::bytes_bar("sampling");
-    let result = pool.install(|| sample_to_file(&inputs, &options, &args.out, &bar));
+    let result = sample_to_file(&inputs, &options, &args.out, &mut exec, &bar);
     bar.finish_and_clear();
     let summary = result?;
-    print!("{}", report::sample_summary(&summary, Some(&args.out), pool.current_num_threads()));
+    let backend = exec.spec().to_string();
+    print!("{}", report::sample_summary(&summary, Some(&args.out), &backend));
     Ok(())
 }

@@ -18,7 +18,7 @@ mod storage;
 pub use axes::{AdmissionAxis, Axes};
 pub use npy::{npy_header, npy_header_len};
 pub use shared::{SharedBytes, SEGMENT_PREFIX};
-pub use storage::{ByteStorage, FileGrid, HeapBytes};
+pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes};
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -103,6 +103,11 @@ impl<S: ByteStorage> Grid<S> {
     }
 
     /// All values, in C order.
+    /// Where the values start in the storage's bytes (after the `.npy` header).
+    pub fn data_offset(&self) -> usize {
+        self.data_offset
+    }
+
     pub fn values(&self) -> &[f32] {
         bytemuck::cast_slice(&self.storage.bytes()[self.data_offset..])
     }

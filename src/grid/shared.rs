@@ -61,6 +61,13 @@ impl SharedBytes {
     }
 }
 
+// SAFETY: the segment is plain memory mapped for the whole process; `Shmem` holds a raw
+// pointer only because the crate does not promise thread safety for its own bookkeeping, which
+// this type never touches after creation. Access follows Rust's borrow rules through
+// `bytes`/`bytes_mut`, as for any heap buffer.
+unsafe impl Send for SharedBytes {}
+unsafe impl Sync for SharedBytes {}
+
 impl ByteStorage for SharedBytes {
     fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is at least `len` bytes and lives as long as `self`. Other

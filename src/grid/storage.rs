@@ -83,6 +83,11 @@ impl FileGrid {
         Ok(FileGrid { map, file, destination: destination.to_path_buf() })
     }
 
+    /// The temporary file's path (workers map it to write in place).
+    pub fn temp_path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Unmaps the file and renames it to its destination.
     ///
     /// No `msync`: the kernel writes the pages back on its own schedule, as it does for any
@@ -103,5 +108,45 @@ impl ByteStorage for FileGrid {
     }
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.map
+    }
+}
+
+/// A grid's memory when it must stay in RAM: private (heap) or shared with worker processes.
+pub enum MemoryBytes {
+    Heap(HeapBytes),
+    Shared(super::SharedBytes),
+}
+
+impl MemoryBytes {
+    /// `len` zero bytes, in a shared segment if `shared`.
+    pub fn zeroed(len: usize, shared: bool) -> Result<Self> {
+        Ok(if shared {
+            MemoryBytes::Shared(super::SharedBytes::create(len)?)
+        } else {
+            MemoryBytes::Heap(HeapBytes::zeroed(len))
+        })
+    }
+
+    /// The segment, when shared.
+    pub fn segment(&self) -> Option<&super::SharedBytes> {
+        match self {
+            MemoryBytes::Heap(_) => None,
+            MemoryBytes::Shared(segment) => Some(segment),
+        }
+    }
+}
+
+impl ByteStorage for MemoryBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            MemoryBytes::Heap(b) => b.bytes(),
+            MemoryBytes::Shared(b) => b.bytes(),
+        }
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            MemoryBytes::Heap(b) => b.bytes_mut(),
+            MemoryBytes::Shared(b) => b.bytes_mut(),
+        }
     }
 }

@@ -13,13 +13,14 @@
 pub mod evaluate;
 pub mod features;
 pub mod plan;
+pub mod remote;
 pub mod series;
 
 use std::fmt;
 use std::str::FromStr;
 
 /// How missing bins are filled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Last observation carried forward (and the first carried backward).
@@ -73,7 +74,7 @@ impl FromStr for Method {
 }
 
 /// What bins no method could reach (a series without any usable observation) become.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FillEmpty {
     /// Stay NaN: downstream code decides.
@@ -97,7 +98,7 @@ impl FromStr for FillEmpty {
 }
 
 /// Options of an imputation run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ImputeOptions {
     pub method: Method,
     /// Trees per forest; `None` takes the method's default ([`plan::default_trees`]).
@@ -131,7 +132,7 @@ impl Default for ImputeOptions {
 }
 
 /// What happened to one item.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemReport {
     pub item_id: u32,
     /// The method that filled the item (for `auto`, the winner).

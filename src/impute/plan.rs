@@ -59,22 +59,22 @@ const MIN_SHARED_BINS: usize = 50;
 /// cross-validation, so that every observed bin counts in the choice; a 10% hold-out of a rare
 /// item is a few dozen bins, too few to tell the methods apart. Larger items use one hold-out.
 const CV_BELOW: usize = 5_000;
-const CV_FOLDS: usize = 5;
+pub(super) const CV_FOLDS: usize = 5;
 
 /// Held-out bins of one validation fold, with their true values, and the item's block with
 /// them hidden.
-struct Fold {
-    bins: Vec<(Bin, f32)>,
-    masked: Vec<f32>,
+pub(super) struct Fold {
+    pub(super) bins: Vec<(Bin, f32)>,
+    pub(super) masked: Vec<f32>,
 }
 
 /// Stage-1 output for one item.
-struct Prepared {
-    set: Option<FeatureSet>,
+pub(super) struct Prepared {
+    pub(super) set: Option<FeatureSet>,
     /// Training sets, one forest each: one per fold (fold k trains on `folds[k]` hidden), then,
     /// with cross-validation, one on every observed bin.
-    fits: Vec<(Dataset, Vec<f32>)>,
-    folds: Vec<Fold>,
+    pub(super) fits: Vec<(Dataset, Vec<f32>)>,
+    pub(super) folds: Vec<Fold>,
 }
 
 /// A deterministic RNG for a purpose of one item.
@@ -133,10 +133,7 @@ pub fn impute(
         .collect();
     let trained: Vec<Tree> = tasks
         .par_iter()
-        .map(|&(i, f, k)| {
-            let stream = (i * (CV_FOLDS + 1) + f) as u64;
-            trainers[i][f].fit_tree(TreeSeed { seed: options.seed, stream, tree: k as u64 })
-        })
+        .map(|&(i, f, k)| trainers[i][f].fit_tree(tree_seed(options.seed, i, f, k)))
         .collect();
     drop(trainers);
     let mut forests: Vec<Vec<Forest>> = (0..shape.items).map(|_| Vec::new()).collect();
@@ -161,8 +158,14 @@ pub fn impute(
     report
 }
 
+/// The random stream of tree `k` of training set `fit` of item `i`: the same tree whatever the
+/// plan's order or the worker (thread or process) that grows it.
+pub(super) fn tree_seed(seed: u64, i: usize, fit: usize, k: usize) -> TreeSeed {
+    TreeSeed { seed, stream: (i * (CV_FOLDS + 1) + fit) as u64, tree: k as u64 }
+}
+
 /// Stage 1 for item `i`.
-fn prepare(ctx: &GridContext<'_>, i: usize, options: &ImputeOptions) -> Prepared {
+pub(super) fn prepare(ctx: &GridContext<'_>, i: usize, options: &ImputeOptions) -> Prepared {
     let empty = Prepared { set: None, fits: Vec::new(), folds: Vec::new() };
     let window = options.window.unwrap_or_else(|| default_window(options.method));
     let set = match options.method {
@@ -253,13 +256,13 @@ fn training_set(
     (build(ctx, i, set, &bins), targets)
 }
 
-fn item_block(values: &[f32], shape: GridShape, i: usize) -> &[f32] {
+pub(super) fn item_block(values: &[f32], shape: GridShape, i: usize) -> &[f32] {
     let n = shape.item_block_len();
     &values[i * n..(i + 1) * n]
 }
 
 /// Stage 3 for item `i`: writes `block` (the item's destination block) completely.
-fn fill(
+pub(super) fn fill(
     ctx: &GridContext<'_>,
     i: usize,
     block: &mut [f32],

@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 /// Where the used columns of an events table are.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EventColumns {
     pub subject: usize,
     pub item: usize,

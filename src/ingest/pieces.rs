@@ -38,6 +38,9 @@ const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100
 pub struct Piece<'a> {
     pub bytes: &'a [u8],
     pub first_line: u64,
+    /// Where the piece starts in the file, for a plain (mapped) file: another process can then
+    /// map the same bytes from the page cache instead of receiving a copy. `None` for streams.
+    pub file_offset: Option<u64>,
 }
 
 /// Receives a table's header, then its pieces in file order.
@@ -166,7 +169,11 @@ impl<'a> Cutter<'a> {
         for (end, end_line) in ends {
             // A record longer than a piece spans several cuts: those cuts make no piece.
             if end > self.start {
-                pieces.push(Piece { bytes: &data[self.start..end], first_line: self.line });
+                pieces.push(Piece {
+                    bytes: &data[self.start..end],
+                    first_line: self.line,
+                    file_offset: Some(self.start as u64),
+                });
                 self.start = end;
                 self.line = end_line;
             }
@@ -245,8 +252,10 @@ fn read_stream(stream: ByteStream, path: &Path, sink: &mut impl PieceSink) -> Re
 
 fn flush_stream_batch(batch: &mut Vec<OwnedPiece>, sink: &mut impl PieceSink) -> Result<()> {
     let consumed = batch.last().map_or(0, |p| p.consumed);
-    let pieces: Vec<Piece<'_>> =
-        batch.iter().map(|p| Piece { bytes: &p.bytes, first_line: p.first_line }).collect();
+    let pieces: Vec<Piece<'_>> = batch
+        .iter()
+        .map(|p| Piece { bytes: &p.bytes, first_line: p.first_line, file_offset: None })
+        .collect();
     let result = sink.batch(&pieces, consumed);
     batch.clear();
     result

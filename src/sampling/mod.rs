@@ -7,13 +7,15 @@
 //! parsed events, whatever the size of the export.
 
 pub mod accumulate;
+pub mod remote;
 pub mod windows;
 
 pub use windows::{AdmissionWindows, Placement};
 
+use crate::backend::{BackendKind, Executor, ProcessPool};
 use crate::cancel;
 use crate::error::{BadRow, Error, Result, RowError};
-use crate::grid::{Axes, Grid, GridShape, HeapBytes};
+use crate::grid::{Axes, Grid, GridShape, MemoryBytes};
 use crate::ingest::events::{parse_events, EventColumns, ParsedRow, RowFilter};
 use crate::ingest::pieces::{read_pieces, Piece, PieceSink};
 use crate::ingest::{columns::Header, read_admissions, Admission};
@@ -34,7 +36,7 @@ pub struct SampleInputs {
 }
 
 /// How to sample.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SampleOptions {
     /// Item ids, in grid order.
     pub items: Vec<u32>,
@@ -45,7 +47,7 @@ pub struct SampleOptions {
 }
 
 /// What happened to the rows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowCounts {
     /// Data rows read (header excluded, blank lines excluded).
     pub read: u64,
@@ -109,7 +111,12 @@ impl Plan {
         if inputs.events.is_empty() {
             return Err(Error::Usage("at least one events table is needed".into()));
         }
-        let admissions = read_admissions(&inputs.admissions)?;
+        Self::for_admissions(&inputs.admissions, options)
+    }
+
+    /// Reads the admissions table alone (what a worker process needs to place events).
+    pub fn for_admissions(admissions: &Path, options: &SampleOptions) -> Result<Self> {
+        let admissions = read_admissions(admissions)?;
         let windows = AdmissionWindows::new(&admissions, options.hours);
         let items = ItemIndex::new(options.items.clone());
         let shape =
@@ -141,9 +148,10 @@ pub fn sample_to_file(
     inputs: &SampleInputs,
     options: &SampleOptions,
     out: &Path,
+    exec: &mut Executor,
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
-    let (grid, axes, report) = sample_in_memory(inputs, options, progress)?;
+    let (grid, axes, report) = sample_in_memory(inputs, options, exec, progress)?;
     let staged_grid = crate::output::write_staged(out, grid.as_npy_bytes())?;
     drop(grid);
     let axes_path = Axes::path_for(out);
@@ -154,25 +162,39 @@ pub fn sample_to_file(
     Ok(report)
 }
 
-/// Samples an export into a grid in memory, with its axes.
+/// Samples an export into a grid in memory, with its axes, on `exec`. Over `shm` the grid is
+/// in a shared segment, which the imputation's workers then map.
 pub fn sample_in_memory(
     inputs: &SampleInputs,
     options: &SampleOptions,
+    exec: &mut Executor,
     progress: &ProgressBar,
-) -> Result<(Grid<HeapBytes>, Axes, SampleReport)> {
+) -> Result<(Grid<MemoryBytes>, Axes, SampleReport)> {
     let plan = Plan::new(inputs, options)?;
-    let mut grid = Grid::in_memory(plan.shape, 0.0);
-    let report = sample_into(&plan, inputs, options, grid.values_mut(), progress)?;
+    let shared = exec.spec().kind == BackendKind::Shm;
+    let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared)?;
+    let mut grid = Grid::create(storage, plan.shape);
+    let values = grid.values_mut();
+    let report = match exec.processes() {
+        None => exec.install(|| sample_into(&plan, inputs, options, values, None, progress))?,
+        Some((pool, coordinator)) => {
+            remote::setup(pool, &inputs.admissions, options)?;
+            coordinator
+                .install(|| sample_into(&plan, inputs, options, values, Some(pool), progress))?
+        }
+    };
     cancel::check()?;
     Ok((grid, plan.axes(), report))
 }
 
-/// Samples into `values` (all zeros, `plan.shape.len()` long) on the current rayon pool.
+/// Samples into `values` (all zeros, `plan.shape.len()` long): pieces are parsed on `pool`'s
+/// workers when given, else on the current rayon pool.
 pub fn sample_into(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
     values: &mut [f32],
+    pool: Option<&mut ProcessPool>,
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
     let start = Instant::now();
@@ -193,6 +215,7 @@ pub fn sample_into(
         first_bad_rows: Vec::new(),
         progress,
         progress_base: 0,
+        pool,
     };
     let mut csv_bytes = 0;
     for (path, size) in inputs.events.iter().zip(&disk_sizes) {
@@ -225,6 +248,7 @@ struct Sampler<'a, 'g> {
     first_bad_rows: Vec<BadRow>,
     progress: &'a ProgressBar,
     progress_base: u64,
+    pool: Option<&'a mut ProcessPool>,
 }
 
 /// One parsed piece: its events grouped by item, its row counts, its first bad rows.
@@ -244,8 +268,14 @@ impl PieceSink for Sampler<'_, '_> {
         cancel::check()?;
         let columns = self.columns.expect("header comes before pieces");
         let (plan, skip) = (self.plan, self.skip_bad_rows);
-        let parsed: Vec<std::result::Result<ParsedPiece, (u64, RowError)>> =
-            pieces.par_iter().map(|piece| parse_piece(piece, &columns, plan, skip)).collect();
+        let parsed: Vec<std::result::Result<ParsedPiece, (u64, RowError)>> = match &mut self.pool {
+            None => {
+                pieces.par_iter().map(|piece| parse_piece(piece, &columns, plan, skip)).collect()
+            }
+            Some(pool) => {
+                remote::parse_batch(pool, pieces, &columns, &self.path, plan.shape.items)?
+            }
+        };
         let mut good = Vec::with_capacity(parsed.len());
         for result in parsed {
             let piece = result.map_err(|(line, error)| self.bad_row(line, error))?;

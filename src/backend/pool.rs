@@ -1,0 +1,539 @@
+//! The coordinator side of the process backends: a pool of worker processes and the scheduler
+//! that feeds them.
+//!
+//! Scheduling is dynamic: a worker gets its next task when it reports the last one done, so
+//! uneven tasks (items and admissions differ a lot) balance by themselves. Tasks carry an
+//! *affinity* key (the training set a tree is grown from, say): an idle worker keeps to its
+//! key while that key has tasks left, so the inputs it already holds are reused rather than sent
+//! or decoded again; when its key runs dry it joins the key with the most tasks left, which
+//! splits the largest remaining groups between workers.
+//!
+//! Faults: a worker that dies, closes its pipe, or sends anything that is not a valid frame is
+//! killed and replaced, and its task goes back to the queue. A task that has failed
+//! [`MAX_ATTEMPTS`] times, or more deaths than [`deaths_allowed`], end the run with
+//! [`Error::Workers`]. Dropping the pool (success, error, Ctrl-C) kills and reaps every worker
+//! and removes every result segment the workers created, so that neither processes nor
+//! `/dev/shm` segments outlive the run.
+
+use super::protocol::{
+    read_frame, write_frame, BlobMessage, Frame, FrameError, FromWorker, Region, ToWorker,
+};
+use super::region::{map_read, remove_results};
+use super::Transport;
+use crate::cancel;
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::io::{BufReader, BufWriter};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A task fails the run after this many tries on workers that died under it.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Worker deaths tolerated in one pool's life: a few per worker, beyond which something is
+/// systematically wrong (a bad binary, a machine out of memory) and retrying only hides it.
+fn deaths_allowed(workers: usize) -> usize {
+    2 * workers + 2
+}
+
+/// How often the scheduler's wait wakes up to check for Ctrl-C.
+const CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The bytes of an input, as the coordinator has them.
+pub enum Payload<'a> {
+    /// In the coordinator's memory: sent over the pipe.
+    Bytes(&'a [u8]),
+    /// In a shared region: only its name is sent; the worker maps it.
+    Region(Region),
+}
+
+/// One task for the pool.
+pub struct RemoteTask<'a> {
+    /// The job-specific description the worker's job decodes.
+    pub spec: serde_json::Value,
+    /// Inputs by id; each is sent to a worker once per job, however many tasks need it.
+    pub inputs: Vec<(String, Payload<'a>)>,
+    /// Inputs of this task alone (a piece of a table): sent with it, dropped after it.
+    pub scratch: Vec<(String, Payload<'a>)>,
+    /// A shared region the task writes its result into, in place.
+    pub output: Option<Region>,
+    /// Tasks with the same key share inputs: a worker keeps to one key while it has tasks.
+    pub affinity: u64,
+}
+
+/// A task's result as the coordinator receives it.
+pub struct Completion {
+    pub meta: serde_json::Value,
+    pub data: TaskData,
+}
+
+/// Where a task's bulk result is.
+pub enum TaskData {
+    /// Came over the pipe (possibly empty).
+    Inline(Vec<u8>),
+    /// In a segment the worker created; the pool removes it when the job ends.
+    Region(Region),
+}
+
+impl Completion {
+    /// The bulk result's bytes, mapping its segment if it has one.
+    pub fn bytes(&self) -> Result<Cow<'_, [u8]>> {
+        match &self.data {
+            TaskData::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
+            TaskData::Region(region) => map_read(region)
+                .map(|map| Cow::Owned(map.to_vec()))
+                .map_err(|e| Error::Workers(format!("cannot map a result: {e}"))),
+        }
+    }
+
+    /// The bulk result as an input of later tasks, without copying it.
+    pub fn as_payload(&self) -> Payload<'_> {
+        match &self.data {
+            TaskData::Inline(bytes) => Payload::Bytes(bytes),
+            TaskData::Region(region) => Payload::Region(region.clone()),
+        }
+    }
+}
+
+/// What a pool has done so far, for the reports and the benchmarks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    pub tasks: u64,
+    /// Time spent inside tasks, summed over workers.
+    pub compute: Duration,
+    /// Bulk bytes sent to workers and received from them over pipes.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Workers replaced after dying or misbehaving.
+    pub replaced: u64,
+    /// Time to start the workers (until each said it was ready).
+    pub startup: Duration,
+}
+
+struct Worker {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// Bumped on every replacement: events of a replaced worker are ignored.
+    generation: u64,
+    /// Inputs this worker holds for the current job.
+    blobs: HashSet<String>,
+    /// The task it is running (index into the current run's tasks).
+    busy: Option<usize>,
+    affinity: Option<u64>,
+}
+
+enum Event {
+    Frame { slot: usize, generation: u64, frame: Frame<FromWorker> },
+    Lost { slot: usize, generation: u64, error: FrameError },
+}
+
+/// A pool of worker processes.
+pub struct ProcessPool {
+    transport: Transport,
+    pin: bool,
+    exe: PathBuf,
+    workers: Vec<Worker>,
+    events: mpsc::Receiver<Event>,
+    sender: mpsc::Sender<Event>,
+    job: Option<serde_json::Value>,
+    next_index: usize,
+    next_generation: u64,
+    deaths: usize,
+    next_task_id: u64,
+    stats: PoolStats,
+}
+
+/// The executable workers run: this one, unless `MEDIMPUTE_WORKER_EXE` names another (library
+/// tests and benches, whose own executable has no `worker` subcommand).
+fn worker_exe() -> Result<PathBuf> {
+    match std::env::var_os("MEDIMPUTE_WORKER_EXE") {
+        Some(exe) => Ok(PathBuf::from(exe)),
+        None => std::env::current_exe()
+            .map_err(|e| Error::Workers(format!("cannot find this executable: {e}"))),
+    }
+}
+
+impl ProcessPool {
+    /// Starts `workers` worker processes and waits until each is ready.
+    pub fn start(workers: usize, transport: Transport, pin: bool) -> Result<Self> {
+        assert!(workers > 0, "a pool needs at least one worker");
+        let start = Instant::now();
+        // Segments of runs that were killed before they could clean up are removed first: they
+        // take memory, and nothing will ever remove them otherwise.
+        super::region::sweep_stale();
+        let (sender, events) = mpsc::channel();
+        let mut pool = ProcessPool {
+            transport,
+            pin,
+            exe: worker_exe()?,
+            workers: Vec::with_capacity(workers),
+            events,
+            sender,
+            job: None,
+            next_index: 0,
+            next_generation: 0,
+            deaths: 0,
+            next_task_id: 0,
+            stats: PoolStats::default(),
+        };
+        for slot in 0..workers {
+            let worker = pool.spawn(slot)?;
+            pool.workers.push(worker);
+        }
+        let mut ready = 0;
+        while ready < workers {
+            cancel::check()?;
+            match pool.events.recv_timeout(CHECK_INTERVAL) {
+                Ok(Event::Frame {
+                    frame: Frame { message: FromWorker::Ready { .. }, .. }, ..
+                }) => ready += 1,
+                Ok(Event::Lost { error, .. }) => {
+                    return Err(Error::Workers(format!("a worker failed to start: {error}")))
+                }
+                Ok(_) => return Err(Error::Workers("a worker spoke before it was ready".into())),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    unreachable!("the pool holds a sender")
+                }
+            }
+        }
+        pool.stats.startup = start.elapsed();
+        Ok(pool)
+    }
+
+    /// Number of worker processes.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The transport bulk data takes.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Counters since the pool started.
+    pub fn stats(&self) -> PoolStats {
+        self.stats
+    }
+
+    /// Starts a worker for `slot` (a new one, or the replacement of a failed one).
+    fn spawn(&mut self, slot: usize) -> Result<Worker> {
+        let index = self.next_index;
+        self.next_index += 1;
+        let mut command = Command::new(&self.exe);
+        command
+            .arg("worker")
+            .arg("--transport")
+            .arg(self.transport.name())
+            .arg("--coordinator")
+            .arg(std::process::id().to_string())
+            .arg("--index")
+            .arg(index.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if self.pin {
+            command.arg("--pin-core").arg(index.to_string());
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                // Die with the coordinator, however it dies (even SIGKILL).
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // Ctrl-C reaches the whole process group; the coordinator alone decides.
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::Workers(format!("cannot start {}: {e}", self.exe.display())))?;
+        let stdin = BufWriter::with_capacity(1 << 16, child.stdin.take().expect("piped"));
+        let stdout = child.stdout.take().expect("piped");
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let sender = self.sender.clone();
+        let reader = std::thread::Builder::new()
+            .name(format!("medimpute-pool-{index}"))
+            .spawn(move || {
+                let mut input = BufReader::with_capacity(1 << 20, stdout);
+                loop {
+                    let event = match read_frame::<FromWorker>(&mut input) {
+                        Ok(frame) => Event::Frame { slot, generation, frame },
+                        Err(error) => {
+                            let _ = sender.send(Event::Lost { slot, generation, error });
+                            return;
+                        }
+                    };
+                    if sender.send(event).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::Workers(format!("cannot start a reader thread: {e}")))?;
+        let mut worker = Worker {
+            child,
+            stdin,
+            reader: Some(reader),
+            generation,
+            blobs: HashSet::new(),
+            busy: None,
+            affinity: None,
+        };
+        if let Some(job) = &self.job {
+            write_frame(&mut worker.stdin, &ToWorker::Setup { job: job.clone() }, &[])
+                .map_err(|e| Error::Workers(format!("cannot set up a new worker: {e}")))?;
+        }
+        Ok(worker)
+    }
+
+    /// Starts a new job on every worker: its settings, and no inputs yet.
+    pub fn setup(&mut self, job: serde_json::Value) -> Result<()> {
+        remove_results(std::process::id());
+        for slot in 0..self.workers.len() {
+            let worker = &mut self.workers[slot];
+            worker.blobs.clear();
+            worker.affinity = None;
+            if write_frame(&mut worker.stdin, &ToWorker::Setup { job: job.clone() }, &[]).is_err() {
+                // Found dead: replaced below, and the replacement gets the job.
+                self.job = Some(job.clone());
+                self.replace(slot, "its pipe closed")?;
+            }
+        }
+        self.job = Some(job);
+        Ok(())
+    }
+
+    /// Runs `tasks` to completion, calling `on_done(index, completion)` as each finishes (in
+    /// completion order, which varies from run to run: callers place results by index).
+    pub fn run<'a>(
+        &mut self,
+        tasks: &[RemoteTask<'a>],
+        mut on_done: impl FnMut(usize, Completion) -> Result<()>,
+    ) -> Result<()> {
+        let base = self.next_task_id;
+        self.next_task_id += tasks.len() as u64;
+        let mut queue = Queue::new(tasks);
+        let mut attempts = vec![0u32; tasks.len()];
+        let mut remaining = tasks.len();
+        while remaining > 0 {
+            cancel::check()?;
+            for slot in 0..self.workers.len() {
+                if self.workers[slot].busy.is_some() {
+                    continue;
+                }
+                let Some(task) = queue.pop(self.workers[slot].affinity) else { break };
+                self.workers[slot].busy = Some(task);
+                self.workers[slot].affinity = Some(tasks[task].affinity);
+                if let Err(error) = self.send(slot, &tasks[task], base + task as u64) {
+                    self.lost(slot, &error.to_string(), &mut queue, &mut attempts)?;
+                }
+            }
+            let event = match self.events.recv_timeout(CHECK_INTERVAL) {
+                Ok(event) => event,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    unreachable!("the pool holds a sender")
+                }
+            };
+            match event {
+                Event::Frame { slot, generation, .. } | Event::Lost { slot, generation, .. }
+                    if self.workers[slot].generation != generation => {}
+                Event::Frame { frame: Frame { message: FromWorker::Ready { .. }, .. }, .. } => {}
+                Event::Frame { slot, frame, .. } => {
+                    let (id, completion) = match frame.message {
+                        FromWorker::Done { id, meta, region, compute_ns } => {
+                            self.stats.compute += Duration::from_nanos(compute_ns);
+                            self.stats.bytes_received += frame.raw.len() as u64;
+                            let data = match region {
+                                Some(region) => TaskData::Region(region),
+                                None => TaskData::Inline(frame.raw),
+                            };
+                            (id, Completion { meta, data })
+                        }
+                        FromWorker::Failed { error, .. } => return Err(Error::Workers(error)),
+                        FromWorker::Ready { .. } => unreachable!("matched above"),
+                    };
+                    let task = self.workers[slot].busy.take();
+                    if task.map(|t| base + t as u64) != Some(id) {
+                        self.lost(
+                            slot,
+                            &format!("answered task {id}, not the one it was given"),
+                            &mut queue,
+                            &mut attempts,
+                        )?;
+                        continue;
+                    }
+                    self.stats.tasks += 1;
+                    remaining -= 1;
+                    on_done(task.expect("checked"), completion)?;
+                }
+                Event::Lost { slot, error, .. } => {
+                    self.lost(slot, &error.to_string(), &mut queue, &mut attempts)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a task and the inputs the worker lacks.
+    fn send(&mut self, slot: usize, task: &RemoteTask<'_>, id: u64) -> std::io::Result<()> {
+        let worker = &mut self.workers[slot];
+        let inputs = task.inputs.iter().map(|i| (i, false));
+        for ((blob, payload), scratch) in inputs.chain(task.scratch.iter().map(|i| (i, true))) {
+            if !scratch && worker.blobs.contains(blob) {
+                continue;
+            }
+            let (region, raw): (Option<Region>, &[u8]) = match payload {
+                Payload::Bytes(bytes) => (None, bytes),
+                Payload::Region(region) => (Some(region.clone()), &[]),
+            };
+            let message = ToWorker::Blob(BlobMessage { id: blob.clone(), region, scratch });
+            write_frame(&mut worker.stdin, &message, raw)?;
+            self.stats.bytes_sent += raw.len() as u64;
+            if !scratch {
+                worker.blobs.insert(blob.clone());
+            }
+        }
+        let message = ToWorker::Task { id, spec: task.spec.clone(), output: task.output.clone() };
+        write_frame(&mut worker.stdin, &message, &[])
+    }
+
+    /// Worker `slot` is gone or broken: replace it and requeue its task.
+    fn lost(
+        &mut self,
+        slot: usize,
+        why: &str,
+        queue: &mut Queue,
+        attempts: &mut [u32],
+    ) -> Result<()> {
+        cancel::check()?;
+        let pid = self.workers[slot].child.id();
+        let task = self.workers[slot].busy.take();
+        eprintln!("medimpute: worker {pid} failed ({why}); replacing it");
+        if let Some(task) = task {
+            attempts[task] += 1;
+            if attempts[task] >= MAX_ATTEMPTS {
+                return Err(Error::Workers(format!(
+                    "a task failed on {MAX_ATTEMPTS} workers in a row (last: worker {pid}: {why})"
+                )));
+            }
+            queue.push_front(task);
+        }
+        self.replace(slot, why)
+    }
+
+    fn replace(&mut self, slot: usize, why: &str) -> Result<()> {
+        self.deaths += 1;
+        if self.deaths > deaths_allowed(self.workers.len()) {
+            return Err(Error::Workers(format!(
+                "{} worker failures, the last: {why}",
+                self.deaths
+            )));
+        }
+        let fresh = self.spawn(slot)?;
+        let old = std::mem::replace(&mut self.workers[slot], fresh);
+        retire(old);
+        self.stats.replaced += 1;
+        Ok(())
+    }
+}
+
+/// Kills and reaps a worker (it is replaced or the pool is done).
+fn retire(mut worker: Worker) {
+    let _ = worker.child.kill();
+    let _ = worker.child.wait();
+    if let Some(reader) = worker.reader.take() {
+        let _ = reader.join();
+    }
+}
+
+impl Drop for ProcessPool {
+    fn drop(&mut self) {
+        // Closing stdin asks idle workers to exit; busy ones are killed after a short grace.
+        let workers = std::mem::take(&mut self.workers);
+        let mut children = Vec::new();
+        for worker in workers {
+            let Worker { child, stdin, reader, .. } = worker;
+            drop(stdin);
+            children.push((child, reader));
+        }
+        let deadline = Instant::now() + Duration::from_millis(500);
+        for (child, _) in &mut children {
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for (_, reader) in children {
+            if let Some(reader) = reader {
+                let _ = reader.join();
+            }
+        }
+        // Only now, with every worker reaped, can no new result segment appear.
+        remove_results(std::process::id());
+    }
+}
+
+/// Pending tasks grouped by affinity key, largest group first for a worker without one.
+struct Queue {
+    affinity: Vec<u64>,
+    groups: HashMap<u64, VecDeque<usize>>,
+    by_size: BTreeSet<(Reverse<usize>, u64)>,
+}
+
+impl Queue {
+    fn new(tasks: &[RemoteTask<'_>]) -> Self {
+        let mut groups: HashMap<u64, VecDeque<usize>> = HashMap::new();
+        for (i, task) in tasks.iter().enumerate() {
+            groups.entry(task.affinity).or_default().push_back(i);
+        }
+        let by_size = groups.iter().map(|(&key, q)| (Reverse(q.len()), key)).collect();
+        Queue { affinity: tasks.iter().map(|t| t.affinity).collect(), groups, by_size }
+    }
+
+    fn resize(&mut self, key: u64, before: usize) {
+        self.by_size.remove(&(Reverse(before), key));
+        let after = self.groups.get(&key).map_or(0, VecDeque::len);
+        if after > 0 {
+            self.by_size.insert((Reverse(after), key));
+        } else {
+            self.groups.remove(&key);
+        }
+    }
+
+    /// The next task for a worker that last ran tasks of `affinity`.
+    fn pop(&mut self, affinity: Option<u64>) -> Option<usize> {
+        let key = match affinity.filter(|k| self.groups.contains_key(k)) {
+            Some(key) => key,
+            None => self.by_size.first()?.1,
+        };
+        let group = self.groups.get_mut(&key).expect("listed groups exist");
+        let before = group.len();
+        let task = group.pop_front();
+        self.resize(key, before);
+        task
+    }
+
+    /// Puts a task back at the front of its group (its worker died).
+    fn push_front(&mut self, task: usize) {
+        let key = self.affinity[task];
+        let group = self.groups.entry(key).or_default();
+        let before = group.len();
+        group.push_front(task);
+        if before > 0 {
+            self.by_size.remove(&(Reverse(before), key));
+        }
+        self.by_size.insert((Reverse(before + 1), key));
+    }
+}

@@ -1,0 +1,222 @@
+//! Sampling on worker processes: each piece of an events table is parsed and placed into bins
+//! by a worker; the coordinator adds the results to the grid in file order, as threads do.
+//!
+//! Over `pipe` a piece's bytes go to the worker over its stdin; over `shm` the worker maps
+//! them itself: from the table file (plain tables are mapped, so the piece is already in the
+//! page cache) or, for gzip and piped tables, from a segment the batch is inflated into. The
+//! parsed events come back over stdout, or in a segment the worker creates.
+
+use super::accumulate::BinEvent;
+use super::{parse_piece, ParsedPiece, Plan, RowCounts, SampleOptions};
+use crate::backend::region::{remove_segment, segment_region};
+use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
+use crate::backend::{Payload, ProcessPool, Region, RemoteTask, TaskData, Transport};
+use crate::error::{Error, Result, RowError};
+use crate::grid::{ByteStorage, SharedBytes};
+use crate::ingest::events::EventColumns;
+use crate::ingest::pieces::Piece;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// The job's settings: workers read the admissions table themselves to place events.
+#[derive(Serialize, Deserialize)]
+pub struct SampleJob {
+    pub admissions: PathBuf,
+    pub options: SampleOptions,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ParseTask {
+    columns: EventColumns,
+    first_line: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ParseMeta {
+    rows: RowCounts,
+    bad: Vec<(u64, String)>,
+    fatal: Option<(u64, String)>,
+}
+
+/// Starts a sampling job on `pool`.
+pub fn setup(pool: &mut ProcessPool, admissions: &Path, options: &SampleOptions) -> Result<()> {
+    let job = SampleJob { admissions: admissions.to_path_buf(), options: options.clone() };
+    pool.setup(json!(crate::jobs::JobSpec::Sample(job)))
+}
+
+/// Parses a batch of pieces of `table` on the pool; results in piece order.
+pub(super) fn parse_batch(
+    pool: &mut ProcessPool,
+    pieces: &[Piece<'_>],
+    columns: &EventColumns,
+    table: &Path,
+    items: usize,
+) -> Result<Vec<std::result::Result<ParsedPiece, (u64, RowError)>>> {
+    let shm = pool.transport() == Transport::Shm;
+    // Stream pieces over shm: one copy of the batch into a segment the workers map.
+    let staged = if shm && pieces.iter().any(|p| p.file_offset.is_none()) {
+        let total = pieces.iter().map(|p| p.bytes.len()).sum();
+        let mut segment = SharedBytes::create(total)?;
+        let mut at = 0;
+        for piece in pieces {
+            segment.bytes_mut()[at..at + piece.bytes.len()].copy_from_slice(piece.bytes);
+            at += piece.bytes.len();
+        }
+        Some(segment)
+    } else {
+        None
+    };
+    let mut staged_at = 0u64;
+    let tasks: Vec<RemoteTask<'_>> = pieces
+        .iter()
+        .enumerate()
+        .map(|(k, piece)| {
+            let len = piece.bytes.len() as u64;
+            let payload = match (&staged, piece.file_offset) {
+                (_, Some(offset)) if shm => {
+                    Payload::Region(Region { path: table.to_path_buf(), offset, len })
+                }
+                (Some(segment), _) => {
+                    staged_at += len;
+                    Payload::Region(segment_region(segment.os_id(), staged_at - len, len))
+                }
+                _ => Payload::Bytes(piece.bytes),
+            };
+            RemoteTask {
+                spec: json!(ParseTask { columns: *columns, first_line: piece.first_line }),
+                inputs: Vec::new(),
+                scratch: vec![("piece".to_string(), payload)],
+                output: None,
+                affinity: k as u64,
+            }
+        })
+        .collect();
+    let mut parsed: Vec<Option<std::result::Result<ParsedPiece, (u64, RowError)>>> =
+        (0..pieces.len()).map(|_| None).collect();
+    pool.run(&tasks, |k, done| {
+        let meta: ParseMeta = serde_json::from_value(done.meta.clone())
+            .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
+        parsed[k] = Some(match meta.fatal {
+            Some((line, message)) => Err((line, RowError::Reported(message))),
+            None => {
+                let by_item = decode_events(&done.bytes()?, items)
+                    .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
+                let bad = meta.bad.into_iter().map(|(l, m)| (l, RowError::Reported(m))).collect();
+                Ok(ParsedPiece { by_item, rows: meta.rows, bad })
+            }
+        });
+        // Consumed: its segment can go now rather than at the end of the job.
+        if let TaskData::Region(region) = &done.data {
+            remove_segment(region);
+        }
+        Ok(())
+    })?;
+    drop(staged);
+    Ok(parsed.into_iter().map(|p| p.expect("every task completed")).collect())
+}
+
+/// Events by item: per item a `u64` count, then (`u64` offset, `f32` value) per event.
+fn encode_events(by_item: &[Vec<BinEvent>]) -> Vec<u8> {
+    let total: usize = by_item.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(8 * by_item.len() + 12 * total);
+    for events in by_item {
+        out.extend_from_slice(&(events.len() as u64).to_le_bytes());
+        for event in events {
+            out.extend_from_slice(&event.offset.to_le_bytes());
+            out.extend_from_slice(&event.value.to_le_bytes());
+        }
+    }
+    out
+}
+
+fn decode_events(bytes: &[u8], items: usize) -> std::result::Result<Vec<Vec<BinEvent>>, String> {
+    let mut at = 0;
+    let mut take = |n: usize| {
+        let part = bytes.get(at..at + n).ok_or("events truncated")?;
+        at += n;
+        Ok::<&[u8], String>(part)
+    };
+    let mut by_item = Vec::with_capacity(items);
+    for _ in 0..items {
+        let n = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        let raw = take(n.checked_mul(12).ok_or("events: bad count")?)?;
+        by_item.push(
+            raw.chunks_exact(12)
+                .map(|c| BinEvent {
+                    offset: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                    value: f32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
+                })
+                .collect(),
+        );
+    }
+    if at != bytes.len() {
+        return Err("events: trailing bytes".into());
+    }
+    Ok(by_item)
+}
+
+/// The worker half: the admissions read once per job, then one piece per task.
+pub struct SampleWorker {
+    plan: Plan,
+    skip_bad_rows: bool,
+}
+
+impl SampleWorker {
+    pub fn new(job: SampleJob) -> std::result::Result<Self, String> {
+        let plan =
+            Plan::for_admissions(&job.admissions, &job.options).map_err(|e| e.to_string())?;
+        Ok(SampleWorker { plan, skip_bad_rows: job.options.skip_bad_rows })
+    }
+}
+
+impl WorkerJob for SampleWorker {
+    fn run(
+        &mut self,
+        spec: &serde_json::Value,
+        blobs: &mut Blobs,
+        _output: Option<&mut [u8]>,
+    ) -> std::result::Result<TaskResult, String> {
+        let task: ParseTask = serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
+        let piece =
+            Piece { bytes: blobs.get("piece")?, first_line: task.first_line, file_offset: None };
+        let parsed = parse_piece(&piece, &task.columns, &self.plan, self.skip_bad_rows);
+        let (meta, bytes) = match parsed {
+            Err((line, error)) => {
+                let meta = ParseMeta {
+                    rows: RowCounts::default(),
+                    bad: Vec::new(),
+                    fatal: Some((line, error.to_string())),
+                };
+                (meta, Vec::new())
+            }
+            Ok(piece) => {
+                let bad = piece.bad.iter().map(|(l, e)| (*l, e.to_string())).collect();
+                let meta = ParseMeta { rows: piece.rows, bad, fatal: None };
+                (meta, encode_events(&piece.by_item))
+            }
+        };
+        Ok(TaskResult { meta: json!(meta), bytes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_truncation_is_caught() {
+        let by_item = vec![
+            vec![BinEvent { offset: 3, value: 1.5 }, BinEvent { offset: 9, value: -2.0 }],
+            vec![],
+            vec![BinEvent { offset: u64::MAX, value: f32::MAX }],
+        ];
+        let bytes = encode_events(&by_item);
+        let back = decode_events(&bytes, 3).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!((back[0][1].offset, back[0][1].value), (9, -2.0));
+        assert_eq!(back[2][0].offset, u64::MAX);
+        assert!(decode_events(&bytes[..bytes.len() - 1], 3).is_err());
+        assert!(decode_events(&bytes, 2).is_err(), "trailing bytes");
+    }
+}
