@@ -4,6 +4,7 @@
 //! distributes, and a worker half ([`WorkerJob`]) that runs one task given its inputs.
 
 use crate::backend::worker::WorkerJob;
+use crate::bench::ipc::{TransferJob, TransferWorker};
 use crate::impute::remote::{ImputeJob, ImputeWorker};
 use crate::sampling::remote::{SampleJob, SampleWorker};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub enum JobSpec {
     Impute(ImputeJob),
     Sample(SampleJob),
+    /// `bench ipc`: moves bytes and does nothing else.
+    Transfer(TransferJob),
 }
 
 /// Builds the worker half of the job a `Setup` message names.
@@ -22,5 +25,6 @@ pub fn worker_job(spec: &serde_json::Value) -> Result<Box<dyn WorkerJob>, String
     Ok(match spec {
         JobSpec::Impute(job) => Box::new(ImputeWorker::new(job)),
         JobSpec::Sample(job) => Box::new(SampleWorker::new(job)?),
+        JobSpec::Transfer(_) => Box::new(TransferWorker),
     })
 }

@@ -15,7 +15,8 @@
 //!
 //! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
 //! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
-//! [`cancel`] (Ctrl-C), [`jobs`] (what a worker process can be asked to run).
+//! [`cancel`] (Ctrl-C), [`jobs`] (what a worker process can be asked to run), [`bench`] (the
+//! measurements behind `medimpute bench`).
 
 #[cfg(not(target_endian = "little"))]
 compile_error!(
@@ -23,6 +24,7 @@ compile_error!(
 );
 
 pub mod backend;
+pub mod bench;
 pub mod cancel;
 pub mod error;
 pub mod forest;

@@ -2,6 +2,7 @@
 //! translates arguments into library calls and results into a report.
 
 mod backend;
+mod bench;
 mod evaluate;
 mod generate;
 mod impute;
@@ -30,6 +31,7 @@ enum Command {
     Impute(impute::ImputeCommand),
     Evaluate(evaluate::EvaluateArgs),
     Generate(generate::GenerateArgs),
+    Bench(bench::BenchArgs),
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
 }
@@ -48,6 +50,7 @@ pub fn main() -> i32 {
         Command::Impute(args) => impute::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Worker(_) => unreachable!("handled above"),
     };
     match result {
