@@ -16,7 +16,7 @@
 //! `/dev/shm` segments outlive the run.
 
 use super::protocol::{
-    read_frame, write_frame, BlobMessage, Frame, FrameError, FromWorker, Region, ToWorker,
+    read_frame_from_pipe, write_frame, BlobMessage, Frame, FrameError, FromWorker, Region, ToWorker,
 };
 use super::region::{map_read, remove_results};
 use super::Transport;
@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -40,6 +40,10 @@ pub const MAX_ATTEMPTS: u32 = 3;
 fn deaths_allowed(workers: usize) -> usize {
     2 * workers + 2
 }
+
+/// A worker writes each frame in one go: one that stops this long in the middle of a frame
+/// (hung, or stalled after writing garbage) is treated as failed.
+const STALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// How often the scheduler's wait wakes up to check for Ctrl-C.
 const CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -262,9 +266,9 @@ impl ProcessPool {
         let reader = std::thread::Builder::new()
             .name(format!("medimpute-pool-{index}"))
             .spawn(move || {
-                let mut input = BufReader::with_capacity(1 << 20, stdout);
+                let mut input = stdout;
                 loop {
-                    let event = match read_frame::<FromWorker>(&mut input) {
+                    let event = match read_frame_from_pipe::<FromWorker>(&mut input, STALL_LIMIT) {
                         Ok(frame) => Event::Frame { slot, generation, frame },
                         Err(error) => {
                             let _ = sender.send(Event::Lost { slot, generation, error });

@@ -21,7 +21,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const MAGIC: [u8; 4] = *b"MDIF";
 const VERSION: u8 = 1;
@@ -41,6 +43,8 @@ pub enum FrameError {
     Truncated,
     #[error("not a frame: bad magic {0:02x?}")]
     BadMagic([u8; 4]),
+    #[error("the peer stopped for {0:?} in the middle of a frame")]
+    Stalled(Duration),
     #[error("frame header checksum mismatch")]
     BadCheck,
     #[error("frame of protocol version {0}, expected {VERSION}")]
@@ -132,8 +136,42 @@ pub fn write_frame<M: Serialize>(w: &mut impl Write, message: &M, raw: &[u8]) ->
 
 /// Reads one frame.
 pub fn read_frame<M: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<Frame<M>, FrameError> {
+    read_frame_with(r, |_| Ok(()))
+}
+
+/// Reads one frame from a pipe, waiting as long as it takes for a frame to start but at most
+/// `stall` for each further byte: a peer that stops in the middle of a frame without closing
+/// its pipe (hung, or stopped after writing garbage) is an error, not a wait forever.
+pub fn read_frame_from_pipe<M: for<'de> Deserialize<'de>>(
+    r: &mut (impl Read + AsRawFd),
+    stall: Duration,
+) -> Result<Frame<M>, FrameError> {
+    let fd = r.as_raw_fd();
+    read_frame_with(r, |started| if started { wait_readable(fd, stall) } else { Ok(()) })
+}
+
+fn wait_readable(fd: i32, limit: Duration) -> Result<(), FrameError> {
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: one valid pollfd for the duration of the call.
+        match unsafe { libc::poll(&mut poll, 1, ms) } {
+            0 => return Err(FrameError::Stalled(limit)),
+            n if n > 0 => return Ok(()),
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => return Err(FrameError::Io(io::Error::last_os_error())),
+        }
+    }
+}
+
+/// Reads one frame; `wait(started)` runs before every read, `started` telling whether bytes of
+/// this frame have already arrived.
+fn read_frame_with<M: for<'de> Deserialize<'de>>(
+    r: &mut impl Read,
+    mut wait: impl FnMut(bool) -> Result<(), FrameError>,
+) -> Result<Frame<M>, FrameError> {
     let mut header = [0u8; HEADER];
-    match read_full(r, &mut header)? {
+    match read_full(r, &mut header, false, &mut wait)? {
         0 => return Err(FrameError::Closed),
         n if n < HEADER => return Err(FrameError::Truncated),
         _ => {}
@@ -155,29 +193,41 @@ pub fn read_frame<M: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<Fra
         return Err(FrameError::TooLarge { json: json_len, raw: raw_len });
     }
     let mut json = vec![0u8; json_len];
-    if read_full(r, &mut json)? < json_len {
+    if read_full(r, &mut json, true, &mut wait)? < json_len {
         return Err(FrameError::Truncated);
     }
     let message = serde_json::from_slice(&json).map_err(|e| FrameError::Message(e.to_string()))?;
-    let mut raw = Vec::new();
     // Grown as bytes arrive, never sized from the header alone: a corrupt length cannot make
     // the reader allocate what the peer never sends.
-    let got = r.take(raw_len).read_to_end(&mut raw)?;
-    if (got as u64) < raw_len {
-        return Err(FrameError::Truncated);
+    let mut raw = Vec::new();
+    const STEP: usize = 1 << 20;
+    while (raw.len() as u64) < raw_len {
+        let want = (raw_len - raw.len() as u64).min(STEP as u64) as usize;
+        let at = raw.len();
+        raw.resize(at + want, 0);
+        let got = read_full(r, &mut raw[at..], true, &mut wait)?;
+        if got < want {
+            return Err(FrameError::Truncated);
+        }
     }
     Ok(Frame { message, raw })
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    started: bool,
+    wait: &mut impl FnMut(bool) -> Result<(), FrameError>,
+) -> Result<usize, FrameError> {
     let mut filled = 0;
     while filled < buf.len() {
+        wait(started || filled > 0)?;
         match r.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(filled)

@@ -1,0 +1,286 @@
+//! Execution backends: the same output from every backend and worker count, and the faults a
+//! user can hit with worker processes (a killed worker, garbage on a pipe, Ctrl-C, a segment
+//! left by a crashed run), each leaving no process and no `/dev/shm` segment behind.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `run` on the demo export, kept small enough for CI (forests of 8 trees, 96 hours) while
+/// still exercising every stage: sampling, preparing, training, cross-validated filling.
+fn run_args(backend: &str, workers: usize, out: &Path) -> Vec<String> {
+    [
+        "run",
+        "--backend",
+        backend,
+        "--workers",
+        &workers.to_string(),
+        "--trees",
+        "8",
+        "--hours",
+        "96",
+        "--out",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run_job(backend: &str, workers: usize, out: &Path, fault: Option<&str>) -> Output {
+    let mut command = medimpute();
+    command.args(run_args(backend, workers, out));
+    if let Some(fault) = fault {
+        command.env("MEDIMPUTE_WORKER_FAULT", fault);
+    }
+    command.output().expect("medimpute runs")
+}
+
+/// Segments in /dev/shm created by process `pid`.
+fn segments_of(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("medimpute-{pid}-");
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The child processes of `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; it is gone once reaped, which its parent's exit does.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+}
+
+fn reference(dir: &Path) -> Vec<u8> {
+    let out = dir.join("serial.npy");
+    let output = run_job("serial", 1, &out, None);
+    assert!(output.status.success(), "{}", text(&output));
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn every_backend_and_worker_count_writes_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = reference(dir.path());
+    let expected_mask = std::fs::read(dir.path().join("serial.npy.observed.npy")).unwrap();
+    for backend in ["threads", "pipe", "shm"] {
+        for workers in 1..=3 {
+            let out = dir.path().join(format!("{backend}{workers}.npy"));
+            let output = run_job(backend, workers, &out, None);
+            assert!(output.status.success(), "{backend} x{workers}: {}", text(&output));
+            assert!(
+                std::fs::read(&out).unwrap() == expected,
+                "{backend} x{workers}: the grid differs from serial's"
+            );
+            let mask =
+                std::fs::read(dir.path().join(format!("{backend}{workers}.npy.observed.npy")));
+            assert!(mask.unwrap() == expected_mask, "{backend} x{workers}: the mask differs");
+        }
+    }
+}
+
+#[test]
+fn plain_tables_are_mapped_by_shm_workers_with_the_same_result() {
+    // Plain files take the other shm path: workers map pieces of the table file itself.
+    let dir = tempfile::tempdir().unwrap();
+    let (adm, events) = demo_export();
+    let mut plain = Vec::new();
+    for path in &events {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().trim_end_matches(".gz").to_string();
+        plain.push(write(dir.path(), &name, &text));
+    }
+    let mut grids = Vec::new();
+    for backend in ["serial", "pipe", "shm"] {
+        let out = dir.path().join(format!("{backend}.npy"));
+        let mut args = sample_args(&adm, &plain, &out);
+        args.extend(["--backend".into(), backend.into(), "--workers".into(), "2".into()]);
+        let output = medimpute().args(&args).output().unwrap();
+        assert!(output.status.success(), "{backend}: {}", text(&output));
+        grids.push(std::fs::read(&out).unwrap());
+    }
+    assert!(grids[1] == grids[0], "pipe differs from serial");
+    assert!(grids[2] == grids[0], "shm differs from serial");
+}
+
+#[test]
+fn a_worker_killed_mid_run_has_its_task_rerun_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = reference(dir.path());
+    for backend in ["pipe", "shm"] {
+        // Worker 0 kills itself (SIGKILL) on receiving its third task.
+        let out = dir.path().join(format!("{backend}.npy"));
+        let output = run_job(backend, 2, &out, Some("die:3:0"));
+        assert!(output.status.success(), "{backend}: {}", text(&output));
+        assert!(text(&output).contains("replacing it"), "{backend}: {}", text(&output));
+        assert!(std::fs::read(&out).unwrap() == expected, "{backend}: output differs");
+    }
+}
+
+#[test]
+fn a_worker_killed_from_outside_is_replaced_and_the_output_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = reference(dir.path());
+    let out = dir.path().join("pipe.npy");
+    let child = medimpute()
+        .args(run_args("pipe", 2, &out))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let victim = wait_for_children(&child, 2).into_iter().next().expect("workers start");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-KILL", &victim.to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains(&format!("worker {victim} failed")), "{}", text(&output));
+    assert!(std::fs::read(&out).unwrap() == expected, "output differs after a kill");
+}
+
+fn wait_for_children(child: &Child, n: usize) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = children_of(child.id());
+        if found.len() >= n {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no {n} workers appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn workers_that_keep_dying_fail_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["pipe", "shm"] {
+        let out = dir.path().join(format!("{backend}.npy"));
+        let child = medimpute()
+            .args(run_args(backend, 2, &out))
+            .env("MEDIMPUTE_WORKER_FAULT", "die:1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{backend}: {}", text(&output));
+        assert!(text(&output).contains("worker processes failed"), "{}", text(&output));
+        assert!(!out.exists(), "{backend}: no output after a failed run");
+        assert!(partial_files(dir.path()).is_empty());
+        assert!(segments_of(pid).is_empty(), "{backend}: segments left: {:?}", segments_of(pid));
+    }
+}
+
+#[test]
+fn garbage_or_truncated_frames_are_detected_and_the_task_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = reference(dir.path());
+    for (fault, symptom) in [("garbage:2:0", "bad magic"), ("truncate:2:1", "truncated")] {
+        let out = dir.path().join("pipe.npy");
+        let start = Instant::now();
+        let output = run_job("pipe", 2, &out, Some(fault));
+        assert!(output.status.success(), "{fault}: {}", text(&output));
+        assert!(text(&output).contains(symptom), "{fault}: {}", text(&output));
+        assert!(std::fs::read(&out).unwrap() == expected, "{fault}: output differs");
+        // The garbage-writing worker stays alive with its pipe open; the run must not wait
+        // for it (its fault sleeps for 10 minutes).
+        assert!(start.elapsed() < Duration::from_secs(300), "{fault}: the run waited");
+    }
+}
+
+/// Starts `sample` on a FIFO the test holds open, so the run is certainly in progress with its
+/// workers up (and, for shm, its grid segment created) when the signal comes.
+fn interrupt_with(signal: &str, backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let adm = write(
+        dir.path(),
+        "ADMISSIONS.csv",
+        "SUBJECT_ID,HADM_ID,DISCHTIME,HOSPITAL_EXPIRE_FLAG\n7,101,2101-01-10 10:30:00,0\n",
+    );
+    let fifo = dir.path().join("CHARTEVENTS.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = dir.path().join("grid.npy");
+    let mut args = sample_args(&adm, std::slice::from_ref(&fifo), &out);
+    args.extend(["--backend".into(), backend.into(), "--workers".into(), "2".into()]);
+    let child =
+        medimpute().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(b"SUBJECT_ID,ITEMID,CHARTTIME,VALUENUM\n").unwrap();
+    for _ in 0..1000 {
+        writer.write_all(b"7,211,2101-01-10 10:00:00,80\n").unwrap();
+    }
+    writer.flush().unwrap();
+    let workers = wait_for_children(&child, 2);
+    if backend == "shm" {
+        assert!(!segments_of(child.id()).is_empty(), "the shm grid segment exists mid-run");
+    }
+    let pid = child.id();
+    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+    let output = wait_with_deadline(child, Duration::from_secs(20));
+    drop(writer);
+    assert_eq!(output.status.code(), Some(130), "{signal} {backend}: {}", text(&output));
+    assert!(!out.exists());
+    assert!(partial_files(dir.path()).is_empty());
+    assert!(segments_of(pid).is_empty(), "segments left: {:?}", segments_of(pid));
+    for worker in workers {
+        assert!(!alive(worker), "{signal} {backend}: worker {worker} outlived its coordinator");
+    }
+}
+
+fn wait_with_deadline(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the coordinator did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn sigint_ends_workers_and_removes_segments() {
+    interrupt_with("-INT", "shm");
+    interrupt_with("-INT", "pipe");
+}
+
+#[test]
+fn sigterm_ends_workers_and_removes_segments() {
+    interrupt_with("-TERM", "shm");
+}
+
+#[test]
+fn a_segment_left_by_a_crashed_run_does_not_break_the_next() {
+    // pids on Linux stay below 2^22: this owner cannot be alive.
+    let stale = Path::new("/dev/shm")
+        .join(format!("medimpute-{}-r9-1", 4_190_000 + std::process::id() % 1000));
+    std::fs::write(&stale, vec![7u8; 4096]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shm.npy");
+    let output = run_job("shm", 2, &out, None);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(out.exists());
+    assert!(!stale.exists(), "the stale segment was removed");
+}
