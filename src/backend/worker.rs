@@ -106,7 +106,8 @@ impl Fault {
                 unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
             }
             "garbage" => {
-                let _ = out.write_all(b"garbage, not a frame\n");
+                let _ =
+                    out.write_all(b"garbage: certainly not a frame of the medimpute protocol\n");
                 let _ = out.flush();
                 // Stay alive with the pipe open: the coordinator must not wait for more.
                 std::thread::sleep(std::time::Duration::from_secs(600));
