@@ -36,29 +36,46 @@ pub fn first_bin_hours(axes: &Axes) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Imputes the grid file `grid` into `out` (+ axes and observed mask), atomically.
+/// A sampled grid file opened for imputation: its values, its axes, and where its values lie
+/// in the file (worker processes map the file itself: the same bytes, from the page cache).
+pub struct SourceGrid {
+    pub grid: Grid<memmap2::MmapMut>,
+    pub axes: Axes,
+    pub region: Region,
+}
+
+impl SourceGrid {
+    /// Opens `grid` and its `.axes.json`, checking that they agree.
+    pub fn open(grid: &Path) -> Result<Self> {
+        let file = std::fs::File::open(grid).map_err(|e| Error::input(grid, e))?;
+        // A private copy-on-write map: reads share the page cache, nothing can write the input.
+        // SAFETY: mapped privately; a concurrent writer of the input is the accepted mmap risk.
+        let map =
+            unsafe { MmapOptions::new().map_copy(&file) }.map_err(|e| Error::input(grid, e))?;
+        let source = Grid::open(map, grid)?;
+        let axes = Axes::read(&Axes::path_for(grid))?;
+        check_axes(&axes, source.shape(), grid)?;
+        let region = Region {
+            path: grid.to_path_buf(),
+            offset: source.data_offset() as u64,
+            len: source.shape().data_bytes() as u64,
+        };
+        Ok(SourceGrid { grid: source, axes, region })
+    }
+}
+
+/// Imputes an opened grid file into `out` (+ axes and observed mask), atomically.
 pub fn impute_file(
-    grid: &Path,
+    source: &SourceGrid,
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
 ) -> Result<(ImputeReport, Duration)> {
-    let file = std::fs::File::open(grid).map_err(|e| Error::input(grid, e))?;
-    // A private copy-on-write map: reads share the page cache, and nothing can write the input.
-    // SAFETY: mapped privately; a concurrent writer of the input is the accepted mmap risk.
-    let map = unsafe { MmapOptions::new().map_copy(&file) }.map_err(|e| Error::input(grid, e))?;
-    let source = Grid::open(map, grid)?;
-    let axes = Axes::read(&Axes::path_for(grid))?;
-    check_axes(&axes, source.shape(), grid)?;
     let start = Instant::now();
-    // Worker processes map the input file itself: the same bytes, from the page cache.
-    let region = Region {
-        path: grid.to_path_buf(),
-        offset: source.data_offset() as u64,
-        len: source.shape().data_bytes() as u64,
-    };
+    let grid = &source.grid;
+    let region = Some(source.region.clone());
     let report =
-        impute_to_file(source.values(), Some(region), source.shape(), &axes, out, options, exec)?;
+        impute_to_file(grid.values(), region, grid.shape(), &source.axes, out, options, exec)?;
     Ok((report, start.elapsed()))
 }
 

@@ -19,6 +19,7 @@
 pub mod pool;
 pub mod protocol;
 pub mod region;
+pub mod select;
 pub mod worker;
 
 pub use pool::{Completion, Payload, PoolStats, ProcessPool, RemoteTask, TaskData};

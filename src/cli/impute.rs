@@ -1,10 +1,11 @@
 //! `medimpute impute`: a sampled grid into a complete one.
 
-use super::backend::BackendArgs;
+use super::backend::{BackendArgs, Selector};
 use super::report;
 use clap::Args;
+use medimpute::impute::profile;
 use medimpute::impute::{FillEmpty, ImputeOptions, Method};
-use medimpute::pipeline::{impute_file, observed_path};
+use medimpute::pipeline::{first_bin_hours, impute_file, observed_path, SourceGrid};
 use medimpute::Result;
 use std::path::PathBuf;
 
@@ -72,12 +73,20 @@ pub struct ImputeCommand {
 }
 
 pub fn run(args: ImputeCommand) -> Result<()> {
-    let mut exec = args.backend.start()?;
+    let source = SourceGrid::open(&args.grid)?;
+    let options = args.impute.options();
+    let mut selector = Selector::new(&args.backend);
+    let mut exec = selector.executor_for(None, |threads| {
+        let hours = first_bin_hours(&source.axes)?;
+        let grid = &source.grid;
+        Ok(profile::profile(grid.values(), grid.shape(), &hours, &options, threads))
+    })?;
     let spinner = report::spinner(&format!("imputing on {}", exec.spec()));
-    let result = impute_file(&args.grid, &args.out, &args.impute.options(), &mut exec);
+    let result = impute_file(&source, &args.out, &options, &mut exec);
     spinner.finish_and_clear();
     let (summary, elapsed) = result?;
     print!("{}", report::impute_summary(&summary, elapsed));
+    print!("{}", selector.summary(&[("impute", elapsed.as_secs_f64())]));
     println!("wrote {} and {}", args.out.display(), observed_path(&args.out).display());
     Ok(())
 }

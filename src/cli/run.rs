@@ -1,12 +1,14 @@
 //! `medimpute run`: the main job, export to complete grid in one go.
 
-use super::backend::BackendArgs;
+use super::backend::{BackendArgs, Selector};
 use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
 use medimpute::backend::region::segment_region;
-use medimpute::pipeline::{impute_to_file, observed_path};
+use medimpute::impute::profile as impute_profile;
+use medimpute::pipeline::{first_bin_hours, impute_to_file, observed_path};
+use medimpute::sampling::profile;
 use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -91,32 +93,41 @@ pub fn run(args: RunArgs) -> Result<()> {
         hours: args.hours,
         skip_bad_rows: args.skip_bad_rows,
     };
-    let mut exec = args.backend.start()?;
-    let backend = exec.spec().to_string();
+    let options = args.impute.options();
+    let mut selector = Selector::new(&args.backend);
+    let mut exec = selector
+        .executor_for(None, |threads| profile::profile(&inputs, &sample_options, threads))?;
+    let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
     let sampled = sample_in_memory(&inputs, &sample_options, &mut exec, &bar);
     bar.finish_and_clear();
     let (grid, axes, sampled) = sampled?;
+    // The imputation is a different workload: measured and chosen for on its own.
+    let mut exec = selector.executor_for(Some(exec), |threads| {
+        let hours = first_bin_hours(&axes)?;
+        Ok(impute_profile::profile(grid.values(), grid.shape(), &hours, &options, threads))
+    })?;
+    let backend = exec.spec().to_string();
     let spinner = report::spinner(&format!("imputing on {backend}"));
     let start = std::time::Instant::now();
     // A grid sampled into a shared segment is handed to the workers by name.
     let region = grid.storage().segment().map(|segment| {
         segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
     });
-    let imputed = impute_to_file(
-        grid.values(),
-        region,
-        grid.shape(),
-        &axes,
-        &args.out,
-        &args.impute.options(),
-        &mut exec,
-    );
+    let imputed =
+        impute_to_file(grid.values(), region, grid.shape(), &axes, &args.out, &options, &mut exec);
     spinner.finish_and_clear();
     let imputed = imputed?;
     let impute_time = start.elapsed();
-    print!("{}", report::sample_summary(&sampled, None, &backend));
+    print!("{}", report::sample_summary(&sampled, None, &sample_backend));
     print!("{}", report::impute_summary(&imputed, impute_time));
+    print!(
+        "{}",
+        selector.summary(&[
+            ("sample", sampled.elapsed.as_secs_f64()),
+            ("impute", impute_time.as_secs_f64())
+        ])
+    );
     println!(
         "total {:.2} s; wrote {}, {} and its .axes.json",
         (sampled.elapsed + impute_time).as_secs_f64(),

@@ -1,9 +1,10 @@
 //! `medimpute sample`: export tables into an hourly grid.
 
-use super::backend::BackendArgs;
+use super::backend::{BackendArgs, Selector};
 use super::report;
 use clap::Args;
 use medimpute::items::{parse_item_list, ItemSet};
+use medimpute::sampling::profile;
 use medimpute::sampling::{sample_to_file, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::PathBuf;
@@ -68,12 +69,15 @@ pub fn run(args: SampleArgs) -> Result<()> {
         hours: args.hours,
         skip_bad_rows: args.skip_bad_rows,
     };
-    let mut exec = args.backend.start()?;
+    let mut selector = Selector::new(&args.backend);
+    let mut exec =
+        selector.executor_for(None, |threads| profile::profile(&inputs, &options, threads))?;
     let bar = report::bytes_bar("sampling");
     let result = sample_to_file(&inputs, &options, &args.out, &mut exec, &bar);
     bar.finish_and_clear();
     let summary = result?;
     let backend = exec.spec().to_string();
     print!("{}", report::sample_summary(&summary, Some(&args.out), &backend));
+    print!("{}", selector.summary(&[("sample", summary.elapsed.as_secs_f64())]));
     Ok(())
 }

@@ -13,6 +13,7 @@
 pub mod evaluate;
 pub mod features;
 pub mod plan;
+pub mod profile;
 pub mod remote;
 pub mod series;
 

@@ -7,6 +7,7 @@
 //! parsed events, whatever the size of the export.
 
 pub mod accumulate;
+pub mod profile;
 pub mod remote;
 pub mod windows;
 

@@ -1,0 +1,407 @@
+//! `--backend auto`: measure a little, model the whole job, run the best candidate.
+//!
+//! A job stage describes itself by a [`StageProfile`]: how many tasks it has, how long its
+//! compute would take on one core (extrapolated from a few of its real tasks, timed serially),
+//! how well its tasks scale on threads (the same tasks timed on a pool), how many bytes a
+//! process backend would push through pipes, and the coordinator's own serial work under a
+//! process backend. [`TransportCosts`] are measured once per run on the pool itself: the time
+//! to start workers, the round trip of an empty task, the pipe's bandwidth.
+//!
+//! The model, for `p` workers on a machine of `c` cores, `q = min(p, c)`:
+//!
+//! - contention follows Amdahl's law, `S(q) = q / (1 + sigma (q - 1))`, with `sigma` fitted
+//!   from the measured thread speedup (the Universal Scalability Law with no coherence term:
+//!   two points cannot fit more);
+//! - `serial`: `C`;
+//! - `threads`: `C / S(q)`;
+//! - `pipe`, `shm`: `start(p) + (C + n * rtt) / S(q) + coordinator + bytes / bandwidth` (pipe
+//!   only), since the coordinator writes every pipe byte itself, one worker at a time.
+//!
+//! Nothing is a threshold: a small job picks `serial` or `threads` because starting processes
+//! costs more than the measured compute they would share.
+
+use super::{available_cores, BackendKind, BackendSpec};
+use crate::bench::ipc::{checksum, TransferJob};
+use crate::error::Result;
+use crate::grid::SharedBytes;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// What a stage of a job costs, as measured on a sample of its tasks.
+#[derive(Clone, Debug, Default)]
+pub struct StageProfile {
+    pub name: &'static str,
+    /// Tasks the whole stage would dispatch to worker processes.
+    pub tasks: u64,
+    /// The whole stage's compute on one core (extrapolated from the sample).
+    pub compute: Duration,
+    /// The sample's speedup on `threads_measured` threads (1.0 when not measured).
+    pub thread_speedup: f64,
+    pub threads_measured: usize,
+    /// Bytes a `pipe` backend would move (both directions), plus what each worker receives
+    /// whatever its share of tasks (a replica of the grid).
+    pub pipe_bytes: u64,
+    pub pipe_bytes_per_worker: u64,
+    /// A bound no backend beats (inflating a gzip table happens on one thread).
+    pub floor: Duration,
+    /// Serial work of the coordinator under a process backend (applying results).
+    pub coordinator: Duration,
+    /// Time spent measuring this profile.
+    pub profiling: Duration,
+}
+
+/// What the process backends cost on this machine, measured on a worker of each transport.
+#[derive(Clone, Copy, Debug)]
+pub struct TransportCosts {
+    /// Starting one worker and a second one (seconds).
+    pub start_first: f64,
+    pub start_more: f64,
+    /// Round trip of an empty task.
+    pub rtt_pipe: f64,
+    pub rtt_shm: f64,
+    /// Bytes per second through a pipe, end to end.
+    pub pipe_bandwidth: f64,
+    pub measuring: Duration,
+}
+
+impl TransportCosts {
+    /// Measures on real workers: a pool of 1 and of 2 (start-up), 16 empty tasks over each
+    /// transport (round trip), 8 MiB over a pipe (bandwidth). About 50 ms in all.
+    ///
+    /// `local_best`: the best time threads or serial are predicted to take. If starting one
+    /// worker already costs more, no process backend can win and nothing else is measured
+    /// (the other costs are then set so that the model says so too).
+    pub fn measure(local_best: f64) -> Result<Self> {
+        let started = Instant::now();
+        let timed_start = |n: usize, t: super::Transport| -> Result<(f64, super::ProcessPool)> {
+            let at = Instant::now();
+            let pool = super::ProcessPool::start(n, t, false)?;
+            Ok((at.elapsed().as_secs_f64(), pool))
+        };
+        let (start_first, mut pipe) = timed_start(1, super::Transport::Pipe)?;
+        if start_first >= local_best {
+            return Ok(TransportCosts {
+                start_first,
+                start_more: start_first,
+                rtt_pipe: 0.0,
+                rtt_shm: 0.0,
+                pipe_bandwidth: f64::INFINITY,
+                measuring: started.elapsed(),
+            });
+        }
+        let (start_two, _) = timed_start(2.min(available_cores()).max(1), super::Transport::Pipe)?;
+        let (_, mut shm) = timed_start(1, super::Transport::Shm)?;
+        let rtt_pipe = round_trip(&mut pipe, &[0u8; 64], 16)?;
+        let segment = SharedBytes::create(64)?;
+        let region = super::region::segment_region(segment.os_id(), 0, 64);
+        let rtt_shm = round_trip_region(&mut shm, region, 16)?;
+        let payload = vec![1u8; 8 << 20];
+        let at = Instant::now();
+        round_trip(&mut pipe, &payload, 1)?;
+        let pipe_bandwidth = payload.len() as f64 / at.elapsed().as_secs_f64().max(1e-9);
+        Ok(TransportCosts {
+            start_first,
+            start_more: (start_two - start_first).max(0.0),
+            rtt_pipe,
+            rtt_shm,
+            pipe_bandwidth,
+            measuring: started.elapsed(),
+        })
+    }
+
+    fn start(&self, p: usize) -> f64 {
+        self.start_first + self.start_more * (p.max(1) - 1) as f64
+    }
+}
+
+fn transfer_task<'a>(scratch: super::Payload<'a>) -> super::RemoteTask<'a> {
+    super::RemoteTask {
+        spec: serde_json::Value::Null,
+        inputs: Vec::new(),
+        scratch: vec![("data".to_string(), scratch)],
+        output: None,
+        affinity: 0,
+    }
+}
+
+/// Median round trip of `n` tasks carrying `bytes` over the pipe.
+fn round_trip(pool: &mut super::ProcessPool, bytes: &[u8], n: usize) -> Result<f64> {
+    pool.setup(serde_json::json!(crate::jobs::JobSpec::Transfer(TransferJob {})))?;
+    let expected = checksum(bytes);
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let at = Instant::now();
+        pool.run(&[transfer_task(super::Payload::Bytes(bytes))], |_, done| {
+            check_sum(&done.meta, expected)
+        })?;
+        times.push(at.elapsed().as_secs_f64());
+    }
+    Ok(median(&mut times))
+}
+
+fn round_trip_region(
+    pool: &mut super::ProcessPool,
+    region: super::Region,
+    n: usize,
+) -> Result<f64> {
+    pool.setup(serde_json::json!(crate::jobs::JobSpec::Transfer(TransferJob {})))?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let at = Instant::now();
+        pool.run(&[transfer_task(super::Payload::Region(region.clone()))], |_, _| Ok(()))?;
+        times.push(at.elapsed().as_secs_f64());
+    }
+    Ok(median(&mut times))
+}
+
+fn check_sum(meta: &serde_json::Value, expected: u64) -> Result<()> {
+    if meta.get("sum").and_then(serde_json::Value::as_u64) == Some(expected) {
+        Ok(())
+    } else {
+        Err(crate::Error::Workers("a calibration transfer came back wrong".into()))
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Amdahl's serial fraction from a speedup `s` measured on `p` threads.
+fn serial_fraction(s: f64, p: usize) -> f64 {
+    if p <= 1 || s <= 0.0 {
+        return 0.0;
+    }
+    ((p as f64 / s - 1.0) / (p as f64 - 1.0)).clamp(0.0, 1.0)
+}
+
+fn speedup(sigma: f64, q: usize) -> f64 {
+    q as f64 / (1.0 + sigma * (q as f64 - 1.0))
+}
+
+/// The model's prediction of a stage on `spec`, in seconds.
+pub fn predict(
+    stage: &StageProfile,
+    costs: &TransportCosts,
+    spec: BackendSpec,
+    cores: usize,
+) -> f64 {
+    let c = stage.compute.as_secs_f64();
+    let q = spec.workers.min(cores).max(1);
+    let sigma = serial_fraction(stage.thread_speedup, stage.threads_measured);
+    let n = stage.tasks as f64;
+    let time = match spec.kind {
+        BackendKind::Serial => c,
+        BackendKind::Threads => c / speedup(sigma, q),
+        BackendKind::Pipe | BackendKind::Shm => {
+            let pipe = spec.kind == BackendKind::Pipe;
+            let rtt = if pipe { costs.rtt_pipe } else { costs.rtt_shm };
+            let bytes = stage.pipe_bytes + spec.workers as u64 * stage.pipe_bytes_per_worker;
+            let moved = if pipe { bytes as f64 / costs.pipe_bandwidth } else { 0.0 };
+            costs.start(spec.workers)
+                + (c + n * rtt) / speedup(sigma, q)
+                + stage.coordinator.as_secs_f64()
+                + moved
+        }
+        BackendKind::Auto => f64::INFINITY,
+    };
+    time.max(stage.floor.as_secs_f64())
+}
+
+/// The candidates for a machine of `target` cores: serial, then threads, pipe and shm at
+/// 1, 2, 4, 6, ... up to `target` workers (and `target` itself).
+pub fn candidates(target: usize) -> Vec<BackendSpec> {
+    let mut counts: Vec<usize> = vec![1, 2];
+    let mut p = 4;
+    while p < target {
+        counts.push(p);
+        p += 2;
+    }
+    counts.push(target);
+    counts.retain(|&p| p <= target.max(1));
+    counts.dedup();
+    let mut out = vec![BackendSpec { kind: BackendKind::Serial, workers: 1, pin: false }];
+    for kind in [BackendKind::Threads, BackendKind::Pipe, BackendKind::Shm] {
+        for &workers in &counts {
+            if kind == BackendKind::Threads && workers == 1 {
+                continue; // one thread is serial with a pool around it
+            }
+            out.push(BackendSpec { kind, workers, pin: false });
+        }
+    }
+    out
+}
+
+/// The selector's decision and its reasons.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub spec: BackendSpec,
+    /// Predicted seconds for every candidate, in candidate order.
+    pub predictions: Vec<(BackendSpec, f64)>,
+    pub profiling: Duration,
+}
+
+impl Choice {
+    /// The prediction for the chosen backend.
+    pub fn predicted(&self) -> f64 {
+        self.predictions.iter().find(|(s, _)| *s == self.spec).map_or(f64::NAN, |p| p.1)
+    }
+}
+
+/// The best time serial or threads are predicted to take (no transport costs needed).
+pub fn local_best(stages: &[StageProfile], target: usize) -> f64 {
+    let cores = available_cores();
+    let unused = TransportCosts {
+        start_first: 0.0,
+        start_more: 0.0,
+        rtt_pipe: 0.0,
+        rtt_shm: 0.0,
+        pipe_bandwidth: 1.0,
+        measuring: Duration::ZERO,
+    };
+    candidates(target)
+        .into_iter()
+        .filter(|s| s.kind.transport().is_none())
+        .map(|spec| stages.iter().map(|s| predict(s, &unused, spec, cores)).sum::<f64>())
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Picks the candidate with the lowest predicted time for `stages` on `target` cores (the
+/// machine's cores bound the parallelism actually available).
+pub fn choose(stages: &[StageProfile], costs: &TransportCosts, target: usize, pin: bool) -> Choice {
+    choose_on(stages, costs, target, available_cores(), pin)
+}
+
+/// [`choose`] for a machine of `cores` cores.
+pub fn choose_on(
+    stages: &[StageProfile],
+    costs: &TransportCosts,
+    target: usize,
+    cores: usize,
+    pin: bool,
+) -> Choice {
+    let predictions: Vec<(BackendSpec, f64)> = candidates(target)
+        .into_iter()
+        .map(|spec| (spec, stages.iter().map(|s| predict(s, costs, spec, cores)).sum()))
+        .collect();
+    let best =
+        predictions.iter().fold(predictions[0], |best, &p| if p.1 < best.1 { p } else { best });
+    let profiling = stages.iter().map(|s| s.profiling).sum::<Duration>() + costs.measuring;
+    Choice { spec: BackendSpec { pin, ..best.0 }, predictions, profiling }
+}
+
+/// `--explain`: the measurements, the prediction for each candidate, and the choice.
+pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "backend selection ({} cores here)", available_cores());
+    let _ = writeln!(
+        out,
+        "  measured: worker start {:.1} ms (+{:.1} ms per extra worker), empty task round trip \
+         {:.0} us over a pipe, {:.0} us with shm; pipe {:.2} GB/s",
+        costs.start_first * 1e3,
+        costs.start_more * 1e3,
+        costs.rtt_pipe * 1e6,
+        costs.rtt_shm * 1e6,
+        costs.pipe_bandwidth / 1e9
+    );
+    for s in stages {
+        let _ = writeln!(
+            out,
+            "  stage {}: {} tasks, {:.3} s of compute on one core, {:.2}x on {} threads \
+             (serial fraction {:.2}), {:.1} MB through pipes, coordinator {:.3} s",
+            s.name,
+            s.tasks,
+            s.compute.as_secs_f64(),
+            s.thread_speedup,
+            s.threads_measured,
+            serial_fraction(s.thread_speedup, s.threads_measured),
+            s.pipe_bytes as f64 / 1e6,
+            s.coordinator.as_secs_f64()
+        );
+    }
+    let _ = writeln!(out, "  predicted:");
+    for (spec, t) in &choice.predictions {
+        let mark = if spec.kind == choice.spec.kind && spec.workers == choice.spec.workers {
+            "  <- chosen"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    {:<14} {:>8.3} s{mark}", spec.to_string(), t);
+    }
+    let _ = writeln!(out, "  profiling took {:.3} s", choice.profiling.as_secs_f64());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn costs() -> TransportCosts {
+        TransportCosts {
+            start_first: 0.010,
+            start_more: 0.002,
+            rtt_pipe: 40e-6,
+            rtt_shm: 40e-6,
+            pipe_bandwidth: 1e9,
+            measuring: Duration::ZERO,
+        }
+    }
+
+    fn stage(compute: f64, speedup: f64, tasks: u64, bytes: u64) -> StageProfile {
+        StageProfile {
+            name: "t",
+            tasks,
+            compute: Duration::from_secs_f64(compute),
+            thread_speedup: speedup,
+            threads_measured: 2,
+            pipe_bytes: bytes,
+            ..StageProfile::default()
+        }
+    }
+
+    /// The choice on a machine of 2 cores (this one's size, whatever runs the test).
+    fn pick(s: StageProfile, target: usize) -> BackendSpec {
+        choose_on(&[s], &costs(), target, 2, false).spec
+    }
+
+    #[test]
+    fn amdahl_fit_recovers_the_serial_fraction() {
+        assert!((serial_fraction(2.0, 2) - 0.0).abs() < 1e-12);
+        assert!((serial_fraction(1.0, 2) - 1.0).abs() < 1e-12);
+        let sigma = 0.1;
+        let s4 = speedup(sigma, 4);
+        assert!((serial_fraction(s4, 4) - sigma).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_tiny_job_does_not_pay_for_processes() {
+        // 5 ms of compute: starting a worker alone costs twice that.
+        let spec = pick(stage(0.005, 1.9, 10, 1000), 2);
+        assert!(matches!(spec.kind, BackendKind::Serial | BackendKind::Threads), "{spec}");
+    }
+
+    #[test]
+    fn a_job_that_does_not_scale_stays_serial() {
+        let spec = pick(stage(2.0, 1.0, 100, 0), 2);
+        assert_eq!(spec.kind, BackendKind::Serial, "{spec}");
+    }
+
+    #[test]
+    fn a_big_scalable_job_uses_every_core_and_avoids_moving_bytes() {
+        let spec = pick(stage(20.0, 1.95, 10_000, 4_000_000_000), 2);
+        assert_eq!(spec.workers, 2, "{spec}");
+        assert_ne!(spec.kind, BackendKind::Pipe, "4 GB over pipes is never the best: {spec}");
+    }
+
+    #[test]
+    fn candidates_cover_the_study_worker_counts() {
+        let c = candidates(6);
+        let shm: Vec<usize> =
+            c.iter().filter(|s| s.kind == BackendKind::Shm).map(|s| s.workers).collect();
+        assert_eq!(shm, vec![1, 2, 4, 6]);
+        assert_eq!(c[0].kind, BackendKind::Serial);
+        assert!(!c.iter().any(|s| s.kind == BackendKind::Threads && s.workers == 1));
+        let one = candidates(1);
+        assert!(one.iter().all(|s| s.workers == 1));
+    }
+}
