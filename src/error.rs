@@ -86,6 +86,9 @@ pub enum Error {
     /// Worker processes failed: they kept dying, sent garbage, or could not run a task.
     #[error("worker processes failed: {0}")]
     Workers(String),
+    /// A benchmark could not stand: runs disagreed on their output, or a baseline failed.
+    #[error("benchmark failed: {0}")]
+    Bench(String),
 }
 
 impl Error {
@@ -99,7 +102,7 @@ impl Error {
             | Error::Usage(_)
             | Error::BadGrid { .. } => 2,
             Error::Interrupted => 130,
-            Error::Output { .. } | Error::Workers(_) => 1,
+            Error::Output { .. } | Error::Workers(_) | Error::Bench(_) => 1,
         }
     }
 

@@ -13,10 +13,84 @@ use crate::grid::{Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{plan, ImputeOptions, ImputeReport};
 use crate::output;
+use crate::sampling::{sample_in_memory, SampleInputs, SampleOptions, SampleReport};
 use crate::timestamp::{parse_timestamp, HOUR};
+use indicatif::ProgressBar;
 use memmap2::MmapOptions;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// A table of an export directory by its MIMIC-III or MIMIC-IV name: `<stem>.csv` or
+/// `<stem>.csv.gz`, in any case (`ADMISSIONS.csv.gz`, `admissions.csv`); the first by name if
+/// several match.
+pub fn find_table(dir: &Path, stem: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase());
+            name.is_some_and(|n| n == format!("{stem}.csv") || n == format!("{stem}.csv.gz"))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// The event tables of an export directory: CHARTEVENTS, then LABEVENTS, those present.
+pub fn find_event_tables(dir: &Path) -> Vec<PathBuf> {
+    ["chartevents", "labevents"].iter().filter_map(|stem| find_table(dir, stem)).collect()
+}
+
+/// ADMISSIONS and the event tables of an export directory (see [`find_table`]).
+pub fn export_tables(dir: &Path) -> Result<SampleInputs> {
+    let missing = |what: &str| {
+        Error::Usage(format!("no {what} table (.csv or .csv.gz, any case) in {}", dir.display()))
+    };
+    let admissions = find_table(dir, "admissions").ok_or_else(|| missing("ADMISSIONS"))?;
+    let events = find_event_tables(dir);
+    if events.is_empty() {
+        return Err(missing("CHARTEVENTS or LABEVENTS"));
+    }
+    Ok(SampleInputs { admissions, events })
+}
+
+/// What [`run_job`] did.
+pub struct JobReport {
+    pub sample: SampleReport,
+    pub impute: ImputeReport,
+    /// Imputation and writing the output files.
+    pub impute_time: Duration,
+}
+
+/// The main job: samples `inputs` in memory, then imputes the grid into `out` (+ axes and
+/// observed mask), atomically. `before_impute` sees the sampled grid and may replace the
+/// executor (`--backend auto` chooses anew for the imputation, a different workload).
+#[allow(clippy::too_many_arguments)]
+pub fn run_job(
+    inputs: &SampleInputs,
+    sample_options: &SampleOptions,
+    impute_options: &ImputeOptions,
+    out: &Path,
+    exec: &mut Executor,
+    sampling: &ProgressBar,
+    imputing: impl FnOnce(&Executor) -> ProgressBar,
+    before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<()>,
+) -> Result<JobReport> {
+    let sampled = sample_in_memory(inputs, sample_options, exec, sampling);
+    sampling.finish_and_clear();
+    let (grid, axes, sample) = sampled?;
+    before_impute(grid.values(), grid.shape(), &axes, exec)?;
+    let spinner = imputing(exec);
+    let start = Instant::now();
+    // A grid sampled into a shared segment is handed to the workers by name.
+    let region = grid.storage().segment().map(|segment| {
+        segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
+    });
+    let imputed =
+        impute_to_file(grid.values(), region, grid.shape(), &axes, out, impute_options, exec);
+    spinner.finish_and_clear();
+    Ok(JobReport { sample, impute: imputed?, impute_time: start.elapsed() })
+}
 
 /// Where the observed mask of the grid at `out` goes: `<out>.observed.npy`.
 pub fn observed_path(out: &Path) -> PathBuf {

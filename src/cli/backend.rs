@@ -48,7 +48,22 @@ impl Selector {
         current: Option<Executor>,
         profile: impl FnOnce(usize) -> Result<StageProfile>,
     ) -> Result<Executor> {
-        let spec = match self.args.backend {
+        let spec = self.spec_for(profile)?;
+        match current {
+            Some(exec) if same(exec.spec(), spec) => Ok(exec),
+            other => {
+                drop(other);
+                Executor::start(spec)
+            }
+        }
+    }
+
+    /// The backend for a stage (see [`Selector::executor_for`]).
+    fn spec_for(
+        &mut self,
+        profile: impl FnOnce(usize) -> Result<StageProfile>,
+    ) -> Result<BackendSpec> {
+        Ok(match self.args.backend {
             BackendKind::Auto => {
                 let target = self.args.target_cores.unwrap_or_else(available_cores).max(1);
                 let stage = profile(target.min(available_cores()))?;
@@ -69,14 +84,20 @@ impl Selector {
                 spec
             }
             kind => BackendSpec { kind, workers: self.args.workers, pin: self.args.pin },
-        };
-        match current {
-            Some(exec) if same(exec.spec(), spec) => Ok(exec),
-            other => {
-                drop(other);
-                Executor::start(spec)
-            }
+        })
+    }
+
+    /// Replaces `exec` when the backend for the next stage differs from it.
+    pub fn switch(
+        &mut self,
+        exec: &mut Executor,
+        profile: impl FnOnce(usize) -> Result<StageProfile>,
+    ) -> Result<()> {
+        let spec = self.spec_for(profile)?;
+        if !same(exec.spec(), spec) {
+            *exec = Executor::start(spec)?;
         }
+        Ok(())
     }
 
     /// "auto chose ..." lines for the summary, with predicted and actual times.

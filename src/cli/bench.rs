@@ -105,6 +105,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             items: args.items.resolve()?,
             hours: args.hours,
             impute: args.impute.options(),
+            command_line: std::iter::once("medimpute".to_string())
+                .chain(std::env::args().skip(1))
+                .map(|a| scaling::shell_word(&a))
+                .collect::<Vec<_>>()
+                .join(" "),
         })?,
     };
     print!("{report}");

@@ -5,13 +5,12 @@ use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
-use medimpute::backend::region::segment_region;
 use medimpute::impute::profile as impute_profile;
-use medimpute::pipeline::{first_bin_hours, impute_to_file, observed_path};
+use medimpute::pipeline::{find_event_tables, find_table, first_bin_hours, observed_path, run_job};
 use medimpute::sampling::profile;
-use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
+use medimpute::sampling::{SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Sample an export and impute it: the main job. With no arguments, runs on the export shipped
 /// in data/demo and writes out/imputed.npy.
@@ -44,20 +43,6 @@ pub struct RunArgs {
     pub backend: BackendArgs,
 }
 
-/// The tables of an export directory, by MIMIC-III or MIMIC-IV name.
-fn find_table(dir: &Path, stem: &str) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase());
-            name.is_some_and(|n| n == format!("{stem}.csv") || n == format!("{stem}.csv.gz"))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().next()
-}
-
 impl RunArgs {
     fn inputs(&self) -> Result<SampleInputs> {
         let missing = |what: &str| {
@@ -71,10 +56,7 @@ impl RunArgs {
             None => find_table(&self.export, "admissions").ok_or_else(|| missing("ADMISSIONS"))?,
         };
         let events = if self.events.is_empty() {
-            let found: Vec<PathBuf> = ["chartevents", "labevents"]
-                .iter()
-                .filter_map(|stem| find_table(&self.export, stem))
-                .collect();
+            let found = find_event_tables(&self.export);
             if found.is_empty() {
                 return Err(missing("CHARTEVENTS or LABEVENTS"));
             }
@@ -99,26 +81,23 @@ pub fn run(args: RunArgs) -> Result<()> {
         .executor_for(None, |threads| profile::profile(&inputs, &sample_options, threads))?;
     let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
-    let sampled = sample_in_memory(&inputs, &sample_options, &mut exec, &bar);
-    bar.finish_and_clear();
-    let (grid, axes, sampled) = sampled?;
-    // The imputation is a different workload: measured and chosen for on its own.
-    let mut exec = selector.executor_for(Some(exec), |threads| {
-        let hours = first_bin_hours(&axes)?;
-        Ok(impute_profile::profile(grid.values(), grid.shape(), &hours, &options, threads))
-    })?;
-    let backend = exec.spec().to_string();
-    let spinner = report::spinner(&format!("imputing on {backend}"));
-    let start = std::time::Instant::now();
-    // A grid sampled into a shared segment is handed to the workers by name.
-    let region = grid.storage().segment().map(|segment| {
-        segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
-    });
-    let imputed =
-        impute_to_file(grid.values(), region, grid.shape(), &axes, &args.out, &options, &mut exec);
-    spinner.finish_and_clear();
-    let imputed = imputed?;
-    let impute_time = start.elapsed();
+    let job = run_job(
+        &inputs,
+        &sample_options,
+        &options,
+        &args.out,
+        &mut exec,
+        &bar,
+        |exec| report::spinner(&format!("imputing on {}", exec.spec())),
+        |values, shape, axes, exec| {
+            // The imputation is a different workload: measured and chosen for on its own.
+            let hours = first_bin_hours(axes)?;
+            selector.switch(exec, |threads| {
+                Ok(impute_profile::profile(values, shape, &hours, &options, threads))
+            })
+        },
+    )?;
+    let (sampled, imputed, impute_time) = (job.sample, job.impute, job.impute_time);
     print!("{}", report::sample_summary(&sampled, None, &sample_backend));
     print!("{}", report::impute_summary(&imputed, impute_time));
     print!(
