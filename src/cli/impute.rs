@@ -1,6 +1,6 @@
 //! `medimpute impute`: a sampled grid into a complete one.
 
-use super::backend::{BackendArgs, Selector};
+use super::backend::BackendArgs;
 use super::report;
 use clap::Args;
 use medimpute::impute::profile;
@@ -75,7 +75,7 @@ pub struct ImputeCommand {
 pub fn run(args: ImputeCommand) -> Result<()> {
     let source = SourceGrid::open(&args.grid)?;
     let options = args.impute.options();
-    let mut selector = Selector::new(&args.backend);
+    let mut selector = args.backend.selector();
     let mut exec = selector.executor_for(None, |threads| {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;

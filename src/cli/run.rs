@@ -1,6 +1,6 @@
 //! `medimpute run`: the main job, export to complete grid in one go.
 
-use super::backend::{BackendArgs, Selector};
+use super::backend::BackendArgs;
 use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
@@ -76,7 +76,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         skip_bad_rows: args.skip_bad_rows,
     };
     let options = args.impute.options();
-    let mut selector = Selector::new(&args.backend);
+    let mut selector = args.backend.selector();
     let mut exec = selector
         .executor_for(None, |threads| profile::profile(&inputs, &sample_options, threads))?;
     let sample_backend = exec.spec().to_string();

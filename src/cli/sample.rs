@@ -1,6 +1,6 @@
 //! `medimpute sample`: export tables into an hourly grid.
 
-use super::backend::{BackendArgs, Selector};
+use super::backend::BackendArgs;
 use super::report;
 use clap::Args;
 use medimpute::items::{parse_item_list, ItemSet};
@@ -69,7 +69,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         hours: args.hours,
         skip_bad_rows: args.skip_bad_rows,
     };
-    let mut selector = Selector::new(&args.backend);
+    let mut selector = args.backend.selector();
     let mut exec =
         selector.executor_for(None, |threads| profile::profile(&inputs, &options, threads))?;
     let bar = report::bytes_bar("sampling");
