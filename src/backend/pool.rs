@@ -117,6 +117,21 @@ pub struct PoolStats {
     pub replaced: u64,
     /// Time to start the workers (until each said it was ready).
     pub startup: Duration,
+    /// Time since the pool started.
+    pub alive: Duration,
+    pub workers: usize,
+}
+
+impl PoolStats {
+    /// The share of the workers' time (workers x time alive) not spent inside tasks: starting,
+    /// waiting for work, moving data. What shared memory is meant to shrink.
+    pub fn outside_compute(&self) -> f64 {
+        let capacity = self.workers as f64 * self.alive.as_secs_f64();
+        if capacity <= 0.0 {
+            return 0.0;
+        }
+        (1.0 - self.compute.as_secs_f64() / capacity).max(0.0)
+    }
 }
 
 struct Worker {
@@ -151,6 +166,7 @@ pub struct ProcessPool {
     deaths: usize,
     next_task_id: u64,
     stats: PoolStats,
+    started: Instant,
 }
 
 /// The executable workers run: this one, unless `MEDIMPUTE_WORKER_EXE` names another (library
@@ -184,7 +200,8 @@ impl ProcessPool {
             next_generation: 0,
             deaths: 0,
             next_task_id: 0,
-            stats: PoolStats::default(),
+            stats: PoolStats { workers, ..PoolStats::default() },
+            started: start,
         };
         for slot in 0..workers {
             let worker = pool.spawn(slot)?;
@@ -223,7 +240,7 @@ impl ProcessPool {
 
     /// Counters since the pool started.
     pub fn stats(&self) -> PoolStats {
-        self.stats
+        PoolStats { alive: self.started.elapsed(), ..self.stats }
     }
 
     /// Starts a worker for `slot` (a new one, or the replacement of a failed one).

@@ -148,3 +148,22 @@ pub fn impute_summary(report: &ImputeReport, elapsed: Duration) -> String {
     }
     s
 }
+
+/// What the worker processes did: tasks, compute against their time alive, bytes over pipes.
+pub fn pool_summary(stats: &medimpute::backend::PoolStats) -> String {
+    format!(
+        "workers: {} processes, {} tasks, {:.2} s inside tasks of {:.2} s x {} alive \
+         ({:.1}% outside compute), {:.1} MB sent and {:.1} MB received over pipes, \
+         started in {:.0} ms, {} replaced\n",
+        stats.workers,
+        stats.tasks,
+        stats.compute.as_secs_f64(),
+        stats.alive.as_secs_f64(),
+        stats.workers,
+        100.0 * stats.outside_compute(),
+        stats.bytes_sent as f64 / 1e6,
+        stats.bytes_received as f64 / 1e6,
+        stats.startup.as_secs_f64() * 1e3,
+        stats.replaced
+    )
+}

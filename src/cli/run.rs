@@ -100,6 +100,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     let (sampled, imputed, impute_time) = (job.sample, job.impute, job.impute_time);
     print!("{}", report::sample_summary(&sampled, None, &sample_backend));
     print!("{}", report::impute_summary(&imputed, impute_time));
+    if let Some((pool, _)) = exec.processes() {
+        print!("{}", report::pool_summary(&pool.stats()));
+    }
     print!(
         "{}",
         selector.summary(&[
