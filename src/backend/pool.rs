@@ -45,6 +45,10 @@ fn deaths_allowed(workers: usize) -> usize {
 /// (hung, or stalled after writing garbage) is treated as failed.
 const STALL_LIMIT: Duration = Duration::from_secs(5);
 
+/// Inputs up to this size may be sent ahead to a busy worker: less than a pipe's buffer, so
+/// the write completes without the worker reading.
+const PREFETCH_BYTES: usize = 32 << 10;
+
 /// How often the scheduler's wait wakes up to check for Ctrl-C.
 const CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -142,8 +146,9 @@ struct Worker {
     generation: u64,
     /// Inputs this worker holds for the current job.
     blobs: HashSet<String>,
-    /// The task it is running (index into the current run's tasks).
-    busy: Option<usize>,
+    /// The tasks sent to it and not yet answered, oldest (running) first: indices into the
+    /// current run's tasks.
+    busy: VecDeque<usize>,
     affinity: Option<u64>,
 }
 
@@ -304,7 +309,7 @@ impl ProcessPool {
             reader: Some(reader),
             generation,
             blobs: HashSet::new(),
-            busy: None,
+            busy: VecDeque::new(),
             affinity: None,
         };
         if let Some(job) = &self.job {
@@ -346,14 +351,13 @@ impl ProcessPool {
         while remaining > 0 {
             cancel::check()?;
             for slot in 0..self.workers.len() {
-                if self.workers[slot].busy.is_some() {
-                    continue;
-                }
-                let Some(task) = queue.pop(self.workers[slot].affinity) else { break };
-                self.workers[slot].busy = Some(task);
-                self.workers[slot].affinity = Some(tasks[task].affinity);
-                if let Err(error) = self.send(slot, &tasks[task], base + task as u64) {
-                    self.lost(slot, &error.to_string(), &mut queue, &mut attempts)?;
+                while let Some(task) = self.next_for(slot, tasks, &mut queue) {
+                    self.workers[slot].busy.push_back(task);
+                    self.workers[slot].affinity = Some(tasks[task].affinity);
+                    if let Err(error) = self.send(slot, &tasks[task], base + task as u64) {
+                        self.lost(slot, &error.to_string(), &mut queue, &mut attempts)?;
+                        break;
+                    }
                 }
             }
             let event = match self.events.recv_timeout(CHECK_INTERVAL) {
@@ -381,7 +385,7 @@ impl ProcessPool {
                         FromWorker::Failed { error, .. } => return Err(Error::Workers(error)),
                         FromWorker::Ready { .. } => unreachable!("matched above"),
                     };
-                    let task = self.workers[slot].busy.take();
+                    let task = self.workers[slot].busy.pop_front();
                     if task.map(|t| base + t as u64) != Some(id) {
                         self.lost(
                             slot,
@@ -401,6 +405,32 @@ impl ProcessPool {
             }
         }
         Ok(())
+    }
+
+    /// The next task for worker `slot`, if it should get one now: always when it is idle; while
+    /// it runs one, a second is sent ahead so that it never waits for a round trip between
+    /// tasks, but only when what must be sent is small (names, or inputs it already holds):
+    /// a large write would block the scheduler until the busy worker reads it.
+    fn next_for(&self, slot: usize, tasks: &[RemoteTask<'_>], queue: &mut Queue) -> Option<usize> {
+        let worker = &self.workers[slot];
+        match worker.busy.len() {
+            0 => queue.pop(worker.affinity),
+            1 => {
+                let task = queue.peek(worker.affinity)?;
+                let unsent: usize = tasks[task]
+                    .inputs
+                    .iter()
+                    .filter(|(id, _)| !worker.blobs.contains(id))
+                    .chain(&tasks[task].scratch)
+                    .map(|(_, payload)| match payload {
+                        Payload::Bytes(bytes) => bytes.len(),
+                        Payload::Region(_) => 0,
+                    })
+                    .sum();
+                (unsent <= PREFETCH_BYTES).then(|| queue.pop(worker.affinity)).flatten()
+            }
+            _ => None,
+        }
     }
 
     /// Sends a task and the inputs the worker lacks.
@@ -436,15 +466,19 @@ impl ProcessPool {
     ) -> Result<()> {
         cancel::check()?;
         let pid = self.workers[slot].child.id();
-        let task = self.workers[slot].busy.take();
+        let unanswered = std::mem::take(&mut self.workers[slot].busy);
         eprintln!("medimpute: worker {pid} failed ({why}); replacing it");
-        if let Some(task) = task {
-            attempts[task] += 1;
-            if attempts[task] >= MAX_ATTEMPTS {
+        // The oldest task was running when the worker failed: it counts an attempt. The others
+        // had only been queued behind it.
+        if let Some(&running) = unanswered.front() {
+            attempts[running] += 1;
+            if attempts[running] >= MAX_ATTEMPTS {
                 return Err(Error::Workers(format!(
                     "a task failed on {MAX_ATTEMPTS} workers in a row (last: worker {pid}: {why})"
                 )));
             }
+        }
+        for &task in unanswered.iter().rev() {
             queue.push_front(task);
         }
         self.replace(slot, why)
@@ -533,12 +567,21 @@ impl Queue {
         }
     }
 
+    fn key_for(&self, affinity: Option<u64>) -> Option<u64> {
+        match affinity.filter(|k| self.groups.contains_key(k)) {
+            Some(key) => Some(key),
+            None => Some(self.by_size.first()?.1),
+        }
+    }
+
+    /// The task [`Queue::pop`] would return, left in the queue.
+    fn peek(&self, affinity: Option<u64>) -> Option<usize> {
+        self.groups.get(&self.key_for(affinity)?)?.front().copied()
+    }
+
     /// The next task for a worker that last ran tasks of `affinity`.
     fn pop(&mut self, affinity: Option<u64>) -> Option<usize> {
-        let key = match affinity.filter(|k| self.groups.contains_key(k)) {
-            Some(key) => key,
-            None => self.by_size.first()?.1,
-        };
+        let key = self.key_for(affinity)?;
         let group = self.groups.get_mut(&key).expect("listed groups exist");
         let before = group.len();
         let task = group.pop_front();

@@ -269,33 +269,55 @@ impl PieceSink for Sampler<'_, '_> {
         cancel::check()?;
         let columns = self.columns.expect("header comes before pieces");
         let (plan, skip) = (self.plan, self.skip_bad_rows);
-        let parsed: Vec<std::result::Result<ParsedPiece, (u64, RowError)>> = match &mut self.pool {
+        match self.pool.take() {
             None => {
-                pieces.par_iter().map(|piece| parse_piece(piece, &columns, plan, skip)).collect()
+                let parsed: Vec<_> = pieces
+                    .par_iter()
+                    .map(|piece| parse_piece(piece, &columns, plan, skip))
+                    .collect();
+                let mut good = Vec::with_capacity(parsed.len());
+                for result in parsed {
+                    good.push(self.check(result)?);
+                }
+                let batches: Vec<&[Vec<BinEvent>]> =
+                    good.iter().map(|p| p.by_item.as_slice()).collect();
+                self.accumulator.add(&batches);
             }
             Some(pool) => {
-                remote::parse_batch(pool, pieces, &columns, &self.path, plan.shape.items)?
+                // Each piece is added as soon as it and every piece before it are back, while
+                // the workers parse the rest: the coordinator's one thread is not a pause.
+                let path = self.path.clone();
+                let result =
+                    remote::parse_batch(pool, pieces, &columns, &path, plan.shape.items, |r| {
+                        let piece = self.check(r)?;
+                        self.accumulator.add(&[piece.by_item.as_slice()]);
+                        Ok(())
+                    });
+                self.pool = Some(pool);
+                result?;
             }
-        };
-        let mut good = Vec::with_capacity(parsed.len());
-        for result in parsed {
-            let piece = result.map_err(|(line, error)| self.bad_row(line, error))?;
-            self.rows.merge(&piece.rows);
-            for (line, error) in &piece.bad {
-                if self.first_bad_rows.len() < BAD_ROWS_LISTED {
-                    self.first_bad_rows.push(self.bad_row(*line, error.clone()));
-                }
-            }
-            good.push(piece);
         }
-        let batches: Vec<&[Vec<BinEvent>]> = good.iter().map(|p| p.by_item.as_slice()).collect();
-        self.accumulator.add(&batches);
         self.progress.set_position(self.progress_base + consumed);
         Ok(())
     }
 }
 
 impl Sampler<'_, '_> {
+    /// A parsed piece's rows and skipped bad rows, counted; a malformed row is the error.
+    fn check(
+        &mut self,
+        parsed: std::result::Result<ParsedPiece, (u64, RowError)>,
+    ) -> Result<ParsedPiece> {
+        let piece = parsed.map_err(|(line, error)| self.bad_row(line, error))?;
+        self.rows.merge(&piece.rows);
+        for (line, error) in &piece.bad {
+            if self.first_bad_rows.len() < BAD_ROWS_LISTED {
+                self.first_bad_rows.push(self.bad_row(*line, error.clone()));
+            }
+        }
+        Ok(piece)
+    }
+
     fn bad_row(&self, line: u64, error: RowError) -> BadRow {
         BadRow { path: self.path.clone(), line, error }
     }

@@ -45,14 +45,16 @@ pub fn setup(pool: &mut ProcessPool, admissions: &Path, options: &SampleOptions)
     pool.setup(json!(crate::jobs::JobSpec::Sample(job)))
 }
 
-/// Parses a batch of pieces of `table` on the pool; results in piece order.
+/// Parses a batch of pieces of `table` on the pool, handing each result to `commit` in piece
+/// order as soon as it and all before it are back.
 pub(super) fn parse_batch(
     pool: &mut ProcessPool,
     pieces: &[Piece<'_>],
     columns: &EventColumns,
     table: &Path,
     items: usize,
-) -> Result<Vec<std::result::Result<ParsedPiece, (u64, RowError)>>> {
+    mut commit: impl FnMut(std::result::Result<ParsedPiece, (u64, RowError)>) -> Result<()>,
+) -> Result<()> {
     let shm = pool.transport() == Transport::Shm;
     // Stream pieces over shm: one copy of the batch into a segment the workers map.
     let staged = if shm && pieces.iter().any(|p| p.file_offset.is_none()) {
@@ -94,6 +96,7 @@ pub(super) fn parse_batch(
         .collect();
     let mut parsed: Vec<Option<std::result::Result<ParsedPiece, (u64, RowError)>>> =
         (0..pieces.len()).map(|_| None).collect();
+    let mut next = 0;
     pool.run(&tasks, |k, done| {
         let meta: ParseMeta = serde_json::from_value(done.meta.clone())
             .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
@@ -110,10 +113,15 @@ pub(super) fn parse_batch(
         if let TaskData::Region(region) = &done.data {
             remove_segment(region);
         }
+        while let Some(ready) = parsed.get_mut(next).and_then(Option::take) {
+            commit(ready)?;
+            next += 1;
+        }
         Ok(())
     })?;
     drop(staged);
-    Ok(parsed.into_iter().map(|p| p.expect("every task completed")).collect())
+    debug_assert_eq!(next, pieces.len(), "every piece committed");
+    Ok(())
 }
 
 /// Events by item: per item a `u64` count, then (`u64` offset, `f32` value) per event.
