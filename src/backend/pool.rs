@@ -601,3 +601,51 @@ impl Queue {
         self.by_size.insert((Reverse(before + 1), key));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks(affinities: &[u64]) -> Vec<RemoteTask<'static>> {
+        affinities
+            .iter()
+            .map(|&affinity| RemoteTask {
+                spec: serde_json::Value::Null,
+                inputs: Vec::new(),
+                scratch: Vec::new(),
+                output: None,
+                affinity,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_keeps_to_its_key_then_joins_the_largest_group() {
+        // Key 7 has three tasks, key 3 two, key 9 one.
+        let t = tasks(&[3, 7, 7, 3, 7, 9]);
+        let mut q = Queue::new(&t);
+        assert_eq!(q.pop(None), Some(1), "no key yet: the largest group, first task");
+        assert_eq!(q.pop(Some(3)), Some(0), "keeps to its key");
+        assert_eq!(q.peek(Some(3)), Some(3));
+        assert_eq!(q.pop(Some(3)), Some(3));
+        assert_eq!(q.pop(Some(3)), Some(2), "key 3 ran dry: joins key 7, the largest left");
+        assert_eq!(q.pop(Some(7)), Some(4));
+        assert_eq!(q.pop(Some(7)), Some(5));
+        assert_eq!(q.pop(None), None);
+    }
+
+    #[test]
+    fn a_requeued_task_goes_back_to_the_front_of_its_group() {
+        let t = tasks(&[1, 1, 2]);
+        let mut q = Queue::new(&t);
+        let first = q.pop(Some(1)).unwrap();
+        q.push_front(first);
+        assert_eq!(q.pop(Some(1)), Some(first));
+        let mut seen = vec![first];
+        while let Some(task) = q.pop(None) {
+            seen.push(task);
+        }
+        seen.sort();
+        assert_eq!(seen, vec![0, 1, 2], "every task exactly once");
+    }
+}
