@@ -284,3 +284,53 @@ fn a_segment_left_by_a_crashed_run_does_not_break_the_next() {
     assert!(out.exists());
     assert!(!stale.exists(), "the stale segment was removed");
 }
+
+#[test]
+fn impute_on_workers_maps_the_input_grid_file_with_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (adm, events) = demo_export();
+    let grid = dir.path().join("grid.npy");
+    let mut args = sample_args(&adm, &events, &grid);
+    args.extend(["--hours".into(), "96".into()]);
+    let output = medimpute().args(&args).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let mut outputs = Vec::new();
+    for backend in ["serial", "pipe", "shm"] {
+        let out = dir.path().join(format!("{backend}.npy"));
+        let output = run(&[
+            "impute",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--trees",
+            "8",
+            "--backend",
+            backend,
+            "--workers",
+            "2",
+        ]);
+        assert!(output.status.success(), "{backend}: {}", text(&output));
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outputs[1] == outputs[0], "pipe differs from serial");
+    assert!(outputs[2] == outputs[0], "shm differs from serial");
+}
+
+#[test]
+fn auto_explains_its_choice_and_changes_nothing_but_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = reference(dir.path());
+    let out = dir.path().join("auto.npy");
+    let mut args = run_args("auto", 0, &out);
+    args.push("--explain".into());
+    let output = medimpute().args(&args).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let all = text(&output);
+    for stage in ["stage sample", "stage impute"] {
+        assert!(all.contains(stage), "--explain describes {stage}: {all}");
+    }
+    assert!(all.contains("<- chosen") && all.contains("shm x1"), "every candidate listed: {all}");
+    assert!(all.contains("auto: impute on") && all.contains("predicted"), "{all}");
+    assert!(std::fs::read(&out).unwrap() == expected, "auto's output differs from serial's");
+}
