@@ -497,15 +497,23 @@ fn decode_fit(bytes: &[u8], fit: usize) -> Result<(Dataset, Vec<f32>), String> {
     }
     for _ in 0..fit {
         let (rows, width) = (r.u32()? as usize, r.u32()? as usize);
-        r.take((rows * width + rows) * 4)?;
+        let floats = rows.checked_mul(width + 1).ok_or("prepared item: bad shape")?;
+        r.take(floats.checked_mul(4).ok_or("prepared item: bad shape")?)?;
     }
     read_fit(&mut r)
 }
 
-/// The whole prepared item; `block` is the item's source block, from which folds are rebuilt.
+/// What a fill task needs of a prepared item: its feature set and folds (`block` is the item's
+/// source block, from which the folds' masked blocks are rebuilt). The training sets are
+/// skipped, not copied: filling never reads them.
 fn decode_prepared(bytes: &[u8], block: &[f32], hours: usize) -> Result<Prepared, String> {
     let (mut r, set) = read_header(bytes)?;
-    let fits = (0..r.u32()?).map(|_| read_fit(&mut r)).collect::<Result<Vec<_>, _>>()?;
+    for _ in 0..r.u32()? {
+        let (rows, width) = (r.u32()? as usize, r.u32()? as usize);
+        let floats = rows.checked_mul(width + 1).ok_or("prepared item: bad shape")?;
+        r.take(floats.checked_mul(4).ok_or("prepared item: bad shape")?)?;
+    }
+    let fits = Vec::new();
     let mut folds = Vec::new();
     for _ in 0..r.u32()? {
         let n = r.u32()? as usize;
@@ -523,4 +531,75 @@ fn decode_prepared(bytes: &[u8], block: &[f32], hours: usize) -> Result<Prepared
         return Err("prepared item: trailing bytes".into());
     }
     Ok(Prepared { set, fits, folds })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A prepared item from a small grid with a pattern the forest can learn.
+    fn prepared() -> (Vec<f32>, GridShape, Prepared) {
+        let shape = GridShape { items: 2, admissions: 4, hours: 48 };
+        let values: Vec<f32> =
+            (0..shape.len()).map(|k| if k % 3 == 0 { (k % 97) as f32 } else { f32::NAN }).collect();
+        let hours = vec![0u8; shape.admissions];
+        let ctx = GridContext { values: &values, shape, first_bin_hour: &hours, replaced: None };
+        let options = ImputeOptions { method: Method::Auto, ..ImputeOptions::default() };
+        let prep = plan::prepare(&ctx, 1, &options);
+        assert!(prep.fits.len() > 1 && !prep.folds.is_empty(), "cross-validated: folds and fits");
+        (values, shape, prep)
+    }
+
+    #[test]
+    fn prepared_items_round_trip_through_bytes() {
+        let (values, shape, prep) = prepared();
+        let bytes = encode_prepared(&prep);
+        for (f, (data, targets)) in prep.fits.iter().enumerate() {
+            let (d, t) = decode_fit(&bytes, f).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+            assert_eq!((d.n_rows(), d.n_features()), (data.n_rows(), data.n_features()));
+            for j in 0..d.n_features() {
+                assert_eq!(bits(d.column(j)), bits(data.column(j)), "set {f}, column {j}");
+            }
+            assert_eq!(bits(&t), bits(targets));
+        }
+        assert!(decode_fit(&bytes, prep.fits.len()).is_err(), "no such training set");
+        let block = plan::item_block(&values, shape, 1);
+        let back = decode_prepared(&bytes, block, shape.hours).unwrap();
+        assert_eq!(back.folds.len(), prep.folds.len());
+        for (a, b) in back.folds.iter().zip(&prep.folds) {
+            assert_eq!(a.bins, b.bins);
+            let same = a.masked.iter().zip(&b.masked).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "the masked block is rebuilt exactly");
+        }
+        assert!(matches!(
+            (&back.set, &prep.set),
+            (Some(FeatureSet::Ours { window: a, partners: p }), Some(FeatureSet::Ours { window: b, partners: q }))
+                if a == b && p == q
+        ));
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_are_errors_not_panics() {
+        let (values, shape, prep) = prepared();
+        let bytes = encode_prepared(&prep);
+        let block = plan::item_block(&values, shape, 1);
+        for cut in [0, 3, 10, 40, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode_prepared(&bytes[..cut], block, shape.hours).is_err(), "cut at {cut}");
+        }
+        for cut in [0, 3, 10, 40] {
+            assert!(decode_fit(&bytes[..cut], 0).is_err(), "cut at {cut}");
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_prepared(&trailing, block, shape.hours).is_err());
+        assert!(decode_prepared(b"MIFT not a prepared item", block, shape.hours).is_err());
+        // A fold bin pointing outside the block.
+        let far = encode_prepared(&Prepared {
+            set: None,
+            fits: Vec::new(),
+            folds: vec![Fold { bins: vec![((99, 0), 1.0)], masked: Vec::new() }],
+        });
+        assert!(decode_prepared(&far, block, shape.hours).is_err());
+    }
 }
