@@ -112,7 +112,7 @@ impl Workload {
 }
 
 /// The default set: tiny jobs (processes must lose), sampling-heavy ones, forest-heavy ones.
-/// About 5 minutes on 2 cores with 3 rounds.
+/// About 7 minutes on 2 cores with 3 rounds.
 pub fn default_workloads() -> Vec<Workload> {
     use ItemSet::{MedlensNumerical as Num, MedlensTop5 as Top5};
     use Method::*;
@@ -128,6 +128,7 @@ pub fn default_workloads() -> Vec<Workload> {
         Workload::new(400, false, Num, Linear, None, 720),
         Workload::new(400, false, Top5, RfMedlens, Some(100), 720),
         Workload::new(400, false, Num, RfMedlens, Some(8), 720),
+        Workload::new(400, false, Num, Rf, Some(32), 168),
     ]
 }
 
@@ -167,7 +168,8 @@ struct AutoRun {
     seconds: f64,
     /// Profiling the stages plus measuring the transports (each measurement once).
     profiling: f64,
-    /// Its parts: profiling each stage (stage, seconds), and measuring the transports.
+    /// Its parts: profiling each stage (stage, seconds), and measuring the transports (the
+    /// rest of the selector's time).
     stage_profiling: Vec<(&'static str, f64)>,
     transports: f64,
     choices: Vec<StageChoice>,
@@ -302,10 +304,15 @@ impl Job {
     }
 
     /// `auto`'s whole job, as `medimpute run --backend auto` does it.
+    ///
+    /// Its profiling is the time spent in the selector (both stages) less starting the
+    /// backends it chose, which every candidate pays too: the stages' profiles (timed on their
+    /// own) and the rest, measuring the transports (worker pools started, timed and stopped).
     fn run_auto(&self, target: usize) -> Result<AutoRun> {
         remove_grid(&self.out);
-        // Per stage: the profile's own time and the wall time of the profiling closure.
-        let mut profiled: Vec<(Duration, Duration)> = Vec::new();
+        // Per stage: the wall time of its profile.
+        let mut profiled: Vec<Duration> = Vec::new();
+        let mut selecting = Duration::ZERO;
         let start = Instant::now();
         let mut selector = Selector::new(SelectorOptions {
             backend: BackendKind::Auto,
@@ -316,10 +323,11 @@ impl Job {
         });
         let mut exec = selector.executor_for(None, |threads| {
             let at = Instant::now();
-            let profile = sample_profile::profile(&self.inputs, &self.sample, threads)?;
-            profiled.push((profile.profiling, at.elapsed()));
-            Ok(profile)
+            let profile = sample_profile::profile(&self.inputs, &self.sample, threads);
+            profiled.push(at.elapsed());
+            profile
         })?;
+        selecting += start.elapsed();
         let job = pipeline::run_job(
             &self.inputs,
             &self.sample,
@@ -330,32 +338,44 @@ impl Job {
             |_| ProgressBar::hidden(),
             |values, shape, axes, exec| {
                 let hours = first_bin_hours(axes)?;
-                selector.switch(exec, |threads| {
+                let switching = Instant::now();
+                let switched = selector.switch(exec, |threads| {
                     let at = Instant::now();
                     let profile =
                         impute_profile::profile(values, shape, &hours, &self.impute, threads);
-                    profiled.push((profile.profiling, at.elapsed()));
+                    profiled.push(at.elapsed());
                     Ok(profile)
-                })
+                });
+                selecting += switching.elapsed();
+                switched
             },
         )?;
         drop(exec);
         let seconds = start.elapsed().as_secs_f64();
 
-        // A choice's profiling is its stage's plus the transport measurement it used, which a
-        // later stage may reuse: count each measurement once.
-        let mut stage_profiling = Vec::new();
-        let mut transports = Duration::ZERO;
-        let mut last_measuring = None;
-        for ((stage, choice), (own, wall)) in selector.choices.iter().zip(&profiled) {
-            let measuring = choice.profiling.saturating_sub(*own);
-            stage_profiling.push((*stage, wall.as_secs_f64()));
-            if last_measuring != Some(measuring) {
-                transports += measuring;
+        // What starting the chosen backends cost (each stage that changed backend), timed
+        // again now, outside the job.
+        let mut starting = Duration::ZERO;
+        let mut previous: Option<BackendSpec> = None;
+        for (_, choice) in &selector.choices {
+            if previous.is_some_and(|p| same_backend(p, choice.spec)) {
+                continue;
             }
-            last_measuring = Some(measuring);
+            let at = Instant::now();
+            let exec = Executor::start(choice.spec)?;
+            starting += at.elapsed();
+            drop(exec);
+            previous = Some(choice.spec);
         }
-        let transports = transports.as_secs_f64();
+        let stage_profiling: Vec<(&'static str, f64)> = selector
+            .choices
+            .iter()
+            .zip(&profiled)
+            .map(|((stage, _), t)| (*stage, t.as_secs_f64()))
+            .collect();
+        let profiled_total: Duration = profiled.iter().sum();
+        let transports =
+            selecting.saturating_sub(starting).saturating_sub(profiled_total).as_secs_f64();
         let profiling = stage_profiling.iter().map(|s| s.1).sum::<f64>() + transports;
         let took = |stage: &str| match stage {
             "sample" => job.sample.elapsed.as_secs_f64(),
@@ -375,6 +395,11 @@ impl Job {
             .collect();
         Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
     }
+}
+
+/// Whether a stage on `b` keeps the executor of a stage on `a` (as the selector decides).
+fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
+    a.kind == b.kind && a.pin == b.pin && (a.kind == BackendKind::Serial || a.workers == b.workers)
 }
 
 /// Generates the exports the workloads need into `dir`, once each.
