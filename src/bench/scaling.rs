@@ -306,14 +306,14 @@ impl Job<'_> {
 }
 
 /// Removes a grid and the files written beside it, if there.
-fn remove_grid(path: &Path) {
+pub(crate) fn remove_grid(path: &Path) {
     for p in [path.to_path_buf(), Axes::path_for(path), observed_path(path)] {
         let _ = std::fs::remove_file(p);
     }
 }
 
 /// Whether two files hold the same bytes, compared in chunks.
-fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+pub(crate) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     let open = |p: &Path| std::fs::File::open(p).map_err(|e| Error::input(p, e));
     let (mut fa, mut fb) = (open(a)?, open(b)?);
     let len =
@@ -338,20 +338,20 @@ fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
 }
 
 /// The first grid of a family kept as the reference, and how later ones compared.
-struct Reference {
+pub(crate) struct Reference {
     path: PathBuf,
-    kept: bool,
-    compared: usize,
-    differing: Vec<String>,
+    pub(crate) kept: bool,
+    pub(crate) compared: usize,
+    pub(crate) differing: Vec<String>,
 }
 
 impl Reference {
-    fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Reference { path, kept: false, compared: 0, differing: Vec::new() }
     }
 
     /// Keeps `out` as the reference, or compares it with the reference.
-    fn check(&mut self, out: &Path, label: &str) -> Result<()> {
+    pub(crate) fn check(&mut self, out: &Path, label: &str) -> Result<()> {
         if !self.kept {
             std::fs::rename(out, &self.path).map_err(|e| Error::output(&self.path, e))?;
             self.kept = true;
@@ -376,7 +376,7 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(

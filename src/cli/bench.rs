@@ -4,11 +4,11 @@ use super::impute::ImputeArgs;
 use super::sample::ItemArgs;
 use clap::{Args, Subcommand};
 use medimpute::backend::BackendKind;
-use medimpute::bench::{ipc, scaling};
+use medimpute::bench::{auto, ipc, scaling};
 use medimpute::Result;
 use std::path::PathBuf;
 
-/// Benchmarks: IPC transports, and the study's scaling table.
+/// Benchmarks: IPC transports, the study's scaling table, and how good `--backend auto` is.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -19,6 +19,7 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     Ipc(IpcArgs),
     Scaling(ScalingArgs),
+    Auto(AutoArgs),
 }
 
 /// Pipe against shared memory for moving a task's data to a worker process, with a memcpy of
@@ -67,6 +68,41 @@ pub struct ScalingArgs {
     pub impute: ImputeArgs,
 }
 
+/// How good `--backend auto` is: over a set of generated workloads (export sizes, items,
+/// methods, trees, hours), every candidate backend and `auto` (its profiling included) run the
+/// whole `run` job; reports how often auto is within 10% of the best candidate and what its
+/// profiling costs (auto.md, auto.json).
+#[derive(Debug, Args)]
+pub struct AutoArgs {
+    /// A small set of two tiny workloads (seconds), instead of the full set (minutes).
+    #[arg(long)]
+    pub quick: bool,
+    /// Timed runs per configuration (interleaved); medians are compared.
+    #[arg(long, default_value_t = 3, value_parser = at_least_one())]
+    pub runs: usize,
+    /// The most workers auto considers, and so the candidates (default: this machine's cores).
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
+    pub target_cores: Option<usize>,
+    /// Where auto.md and auto.json go (the generated exports live in a scratch folder there
+    /// while the benchmark runs).
+    #[arg(long, value_name = "DIR", default_value = "bench-results")]
+    pub out_dir: PathBuf,
+}
+
+/// A count that must be at least 1.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// The command line as typed, for a report's header.
+fn command_line() -> String {
+    std::iter::once("medimpute".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| scaling::shell_word(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses "4K", "16M", "1G" or plain bytes.
 fn parse_size(text: &str) -> Result<usize> {
     let t = text.trim();
@@ -105,11 +141,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             items: args.items.resolve()?,
             hours: args.hours,
             impute: args.impute.options(),
-            command_line: std::iter::once("medimpute".to_string())
-                .chain(std::env::args().skip(1))
-                .map(|a| scaling::shell_word(&a))
-                .collect::<Vec<_>>()
-                .join(" "),
+            command_line: command_line(),
+        })?,
+        BenchCommand::Auto(args) => auto::run(&auto::AutoOptions {
+            quick: args.quick,
+            runs: args.runs,
+            target_cores: args.target_cores,
+            out_dir: args.out_dir,
+            command_line: command_line(),
         })?,
     };
     print!("{report}");

@@ -1,0 +1,841 @@
+//! How good `--backend auto` is: over a set of workloads, every candidate the selector weighs
+//! and `auto` itself are run as whole `run` jobs, and auto's time is set against the best
+//! candidate's.
+//!
+//! Method:
+//! - the workloads vary the export (generated here, fixed seed, a few sizes, one gzipped), the
+//!   items, the method, the trees and the hours: tiny jobs where starting processes must lose,
+//!   sampling-heavy and forest-heavy ones;
+//! - a candidate's run starts its backend (worker processes included), samples, imputes, writes
+//!   the grid and stops the backend; `auto`'s run does the same as `medimpute run --backend
+//!   auto`: its profiling of both stages and its transport measurements count in its time;
+//! - one untimed warm-up run per workload, then `runs` rounds, interleaved (round `r` of every
+//!   configuration before round `r + 1` of any); medians are compared;
+//! - every run's grid must be byte-identical to the workload's first, or the benchmark fails;
+//! - `auto` is within 10% when its median is at most 1.1 times the best candidate's median; its
+//!   profiling share is its median profiling time over its median job time. Targets: within 10%
+//!   on at least 90% of the workloads, profiling at most 5% of the job. Missed targets are
+//!   reported, not turned into an error.
+
+use super::scaling::{progress_bar, remove_grid, Reference};
+use crate::backend::select::{candidates, Selector, SelectorOptions};
+use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
+use crate::cancel;
+use crate::error::{Error, Result};
+use crate::generate::{generate, ExportFormat, GenerateConfig};
+use crate::impute::profile as impute_profile;
+use crate::impute::{plan, ImputeOptions, Method};
+use crate::items::ItemSet;
+use crate::output;
+use crate::pipeline::{self, first_bin_hours};
+use crate::sampling::profile as sample_profile;
+use crate::sampling::{SampleInputs, SampleOptions};
+use indicatif::ProgressBar;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct AutoOptions {
+    /// The small set (a few seconds), for tests and a first look.
+    pub quick: bool,
+    /// Timed rounds per workload.
+    pub runs: usize,
+    /// The most workers `auto` considers, and so the candidates (default: this machine's cores).
+    pub target_cores: Option<usize>,
+    pub out_dir: PathBuf,
+    /// The command line as typed, quoted in the report's header.
+    pub command_line: String,
+}
+
+/// A generated export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub subjects: usize,
+    pub gzip: bool,
+}
+
+impl Export {
+    fn dir_name(self) -> String {
+        format!("export-{}{}", self.subjects, if self.gzip { "-gz" } else { "" })
+    }
+
+    fn label(self) -> String {
+        format!("{}{}", self.subjects, if self.gzip { " gz" } else { "" })
+    }
+}
+
+/// One `run` job.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    pub export: Export,
+    pub items: ItemSet,
+    pub method: Method,
+    /// Trees per forest (forest methods only).
+    pub trees: Option<usize>,
+    pub hours: usize,
+}
+
+impl Workload {
+    const fn new(
+        subjects: usize,
+        gzip: bool,
+        items: ItemSet,
+        method: Method,
+        trees: Option<usize>,
+        hours: usize,
+    ) -> Self {
+        Workload { export: Export { subjects, gzip }, items, method, trees, hours }
+    }
+
+    /// "150 gz, top5, rf-medlens t100, 720 h".
+    pub fn label(&self) -> String {
+        let items = match self.items {
+            ItemSet::MedlensTop5 => "top5",
+            ItemSet::MedlensNumerical => "numerical",
+        };
+        let trees = match self.trees {
+            Some(t) if self.method.uses_forest() => format!(" t{t}"),
+            None if self.method.uses_forest() => {
+                format!(" t{}", plan::default_trees(self.method))
+            }
+            _ => String::new(),
+        };
+        format!("{}, {items}, {}{trees}, {} h", self.export.label(), self.method, self.hours)
+    }
+
+    fn impute_options(&self) -> ImputeOptions {
+        ImputeOptions { method: self.method, trees: self.trees, ..ImputeOptions::default() }
+    }
+}
+
+/// The default set: tiny jobs (processes must lose), sampling-heavy ones, forest-heavy ones.
+/// About 7 minutes on 2 cores with 3 rounds.
+pub fn default_workloads() -> Vec<Workload> {
+    use ItemSet::{MedlensNumerical as Num, MedlensTop5 as Top5};
+    use Method::*;
+    vec![
+        Workload::new(30, false, Top5, Locf, None, 168),
+        Workload::new(30, false, Num, Linear, None, 720),
+        Workload::new(30, false, Num, RfMedlens, Some(8), 168),
+        Workload::new(150, false, Num, Locf, None, 720),
+        Workload::new(150, true, Num, Linear, None, 720),
+        Workload::new(150, false, Top5, Rf, Some(32), 720),
+        Workload::new(150, false, Num, Rf, Some(100), 168),
+        Workload::new(150, false, Num, Auto, Some(8), 720),
+        Workload::new(400, false, Num, Linear, None, 720),
+        Workload::new(400, false, Top5, RfMedlens, Some(100), 720),
+        Workload::new(400, false, Num, RfMedlens, Some(8), 720),
+        Workload::new(400, false, Num, Rf, Some(32), 168),
+    ]
+}
+
+/// `--quick`: two tiny jobs, one a forest's.
+pub fn quick_workloads() -> Vec<Workload> {
+    use ItemSet::MedlensTop5 as Top5;
+    vec![
+        Workload::new(30, false, Top5, Method::Locf, None, 168),
+        Workload::new(30, false, Top5, Method::RfMedlens, Some(8), 168),
+    ]
+}
+
+/// The generator's seed for every export.
+const SEED: u64 = 7;
+
+/// `auto` is within this factor of the best candidate...
+const WITHIN: f64 = 1.10;
+/// ...on at least this share of the workloads,
+const TARGET_WITHIN_SHARE: f64 = 0.90;
+/// and profiles for at most this share of its job.
+const TARGET_PROFILING_SHARE: f64 = 0.05;
+
+/// One stage's decision in one `auto` run.
+#[derive(Clone, Debug)]
+struct StageChoice {
+    stage: &'static str,
+    spec: BackendSpec,
+    predicted: f64,
+    took: f64,
+    /// The model's prediction for every candidate (the first run's only are reported).
+    predictions: Vec<(BackendSpec, f64)>,
+}
+
+/// One timed `auto` run.
+#[derive(Clone, Debug)]
+struct AutoRun {
+    seconds: f64,
+    /// Profiling the stages plus measuring the transports (each measurement once).
+    profiling: f64,
+    /// Its parts: profiling each stage (stage, seconds), and measuring the transports (the
+    /// rest of the selector's time).
+    stage_profiling: Vec<(&'static str, f64)>,
+    transports: f64,
+    choices: Vec<StageChoice>,
+}
+
+impl AutoRun {
+    /// "threads x2 / serial": the backend of each stage.
+    fn chosen(&self) -> String {
+        self.choices.iter().map(|c| c.spec.to_string()).collect::<Vec<_>>().join(" / ")
+    }
+}
+
+/// What one workload measured.
+struct Outcome {
+    workload: Workload,
+    /// Per candidate: its runs (seconds).
+    candidates: Vec<(BackendSpec, Vec<f64>)>,
+    auto: Vec<AutoRun>,
+    compared: usize,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+impl Outcome {
+    /// The best candidate and its median.
+    fn best(&self) -> (BackendSpec, f64) {
+        self.candidates
+            .iter()
+            .map(|(s, runs)| (*s, median(runs)))
+            .fold(None, |best: Option<(BackendSpec, f64)>, c| match best {
+                Some(b) if b.1 <= c.1 => Some(b),
+                _ => Some(c),
+            })
+            .expect("at least one candidate")
+    }
+
+    fn auto_median(&self) -> f64 {
+        median(&self.auto.iter().map(|r| r.seconds).collect::<Vec<_>>())
+    }
+
+    fn profiling_median(&self) -> f64 {
+        median(&self.auto.iter().map(|r| r.profiling).collect::<Vec<_>>())
+    }
+
+    fn ratio(&self) -> f64 {
+        self.auto_median() / self.best().1
+    }
+
+    fn within(&self) -> bool {
+        self.ratio() <= WITHIN
+    }
+
+    fn profiling_share(&self) -> f64 {
+        self.profiling_median() / self.auto_median()
+    }
+
+    /// auto's choices over its runs: "threads x2 / serial" or "a (2x), b (1x)".
+    fn chosen(&self) -> String {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for run in &self.auto {
+            let c = run.chosen();
+            match seen.iter_mut().find(|(s, _)| *s == c) {
+                Some(entry) => entry.1 += 1,
+                None => seen.push((c, 1)),
+            }
+        }
+        if seen.len() == 1 {
+            seen.remove(0).0
+        } else {
+            seen.iter().map(|(c, n)| format!("{c} ({n}x)")).collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// The run of median time (the one whose choice and predictions are shown).
+    fn median_run(&self) -> &AutoRun {
+        let mut order: Vec<&AutoRun> = self.auto.iter().collect();
+        order.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        order[(order.len() - 1) / 2]
+    }
+}
+
+/// A workload's job, ready to run.
+struct Job {
+    inputs: SampleInputs,
+    sample: SampleOptions,
+    impute: ImputeOptions,
+    out: PathBuf,
+}
+
+impl Job {
+    fn new(workload: &Workload, export: &Path, out: PathBuf) -> Result<Self> {
+        Ok(Job {
+            inputs: pipeline::export_tables(export)?,
+            sample: SampleOptions {
+                items: workload.items.item_ids(),
+                hours: workload.hours,
+                skip_bad_rows: false,
+            },
+            impute: workload.impute_options(),
+            out,
+        })
+    }
+
+    /// A candidate's whole job: start the backend, run, stop it. Returns seconds.
+    fn run_candidate(&self, spec: BackendSpec) -> Result<f64> {
+        remove_grid(&self.out);
+        release_freed_memory();
+        let start = Instant::now();
+        let mut exec = Executor::start(spec)?;
+        pipeline::run_job(
+            &self.inputs,
+            &self.sample,
+            &self.impute,
+            &self.out,
+            &mut exec,
+            &ProgressBar::hidden(),
+            |_| ProgressBar::hidden(),
+            |_, _, _, _| Ok(()),
+        )?;
+        drop(exec);
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    /// `auto`'s whole job, as `medimpute run --backend auto` does it.
+    ///
+    /// Its profiling is the time spent in the selector (both stages) less starting the
+    /// backends it chose, which every candidate pays too: the stages' profiles (timed on their
+    /// own) and the rest, measuring the transports (worker pools started, timed and stopped).
+    fn run_auto(&self, target: usize) -> Result<AutoRun> {
+        remove_grid(&self.out);
+        release_freed_memory();
+        // Per stage: the wall time of its profile.
+        let mut profiled: Vec<Duration> = Vec::new();
+        let mut selecting = Duration::ZERO;
+        let start = Instant::now();
+        let mut selector = Selector::new(SelectorOptions {
+            backend: BackendKind::Auto,
+            workers: 0,
+            pin: false,
+            target_cores: Some(target),
+            explain: false,
+        });
+        let mut exec = selector.executor_for(None, |threads| {
+            let at = Instant::now();
+            let profile = sample_profile::profile(&self.inputs, &self.sample, threads);
+            profiled.push(at.elapsed());
+            profile
+        })?;
+        selecting += start.elapsed();
+        let job = pipeline::run_job(
+            &self.inputs,
+            &self.sample,
+            &self.impute,
+            &self.out,
+            &mut exec,
+            &ProgressBar::hidden(),
+            |_| ProgressBar::hidden(),
+            |values, shape, axes, exec| {
+                let hours = first_bin_hours(axes)?;
+                let switching = Instant::now();
+                let switched = selector.switch(exec, |threads| {
+                    let at = Instant::now();
+                    let profile =
+                        impute_profile::profile(values, shape, &hours, &self.impute, threads);
+                    profiled.push(at.elapsed());
+                    Ok(profile)
+                });
+                selecting += switching.elapsed();
+                switched
+            },
+        )?;
+        drop(exec);
+        let seconds = start.elapsed().as_secs_f64();
+
+        // What starting the chosen backends cost (each stage that changed backend), timed
+        // again now, outside the job.
+        let mut starting = Duration::ZERO;
+        let mut previous: Option<BackendSpec> = None;
+        for (_, choice) in &selector.choices {
+            if previous.is_some_and(|p| same_backend(p, choice.spec)) {
+                continue;
+            }
+            let at = Instant::now();
+            let exec = Executor::start(choice.spec)?;
+            starting += at.elapsed();
+            drop(exec);
+            previous = Some(choice.spec);
+        }
+        let stage_profiling: Vec<(&'static str, f64)> = selector
+            .choices
+            .iter()
+            .zip(&profiled)
+            .map(|((stage, _), t)| (*stage, t.as_secs_f64()))
+            .collect();
+        let profiled_total: Duration = profiled.iter().sum();
+        let transports =
+            selecting.saturating_sub(starting).saturating_sub(profiled_total).as_secs_f64();
+        let profiling = stage_profiling.iter().map(|s| s.1).sum::<f64>() + transports;
+        let took = |stage: &str| match stage {
+            "sample" => job.sample.elapsed.as_secs_f64(),
+            "impute" => job.impute_time.as_secs_f64(),
+            _ => f64::NAN,
+        };
+        let choices = selector
+            .choices
+            .iter()
+            .map(|(stage, choice)| StageChoice {
+                stage,
+                spec: choice.spec,
+                predicted: choice.predicted(),
+                took: took(stage),
+                predictions: choice.predictions.clone(),
+            })
+            .collect();
+        Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
+    }
+}
+
+/// Hands memory freed by earlier runs back to the OS, so that every run starts from a process
+/// of about the size a fresh `medimpute run` has: starting a worker process (fork, then exec)
+/// costs more the larger the parent's resident memory, and glibc keeps freed heap resident.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the OS; no pointer is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Whether a stage on `b` keeps the executor of a stage on `a` (as the selector decides).
+fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
+    a.kind == b.kind && a.pin == b.pin && (a.kind == BackendKind::Serial || a.workers == b.workers)
+}
+
+/// Generates the exports the workloads need into `dir`, once each.
+fn generate_exports(workloads: &[Workload], dir: &Path) -> Result<Vec<(Export, PathBuf)>> {
+    let mut exports: Vec<(Export, PathBuf)> = Vec::new();
+    for w in workloads {
+        if exports.iter().any(|(e, _)| *e == w.export) {
+            continue;
+        }
+        cancel::check()?;
+        let path = dir.join(w.export.dir_name());
+        let config = GenerateConfig {
+            subjects: w.export.subjects,
+            seed: SEED,
+            format: ExportFormat::Mimic3,
+            gzip: w.export.gzip,
+        };
+        generate(&config, &path).map_err(|e| Error::output(&path, e))?;
+        exports.push((w.export, path));
+    }
+    Ok(exports)
+}
+
+fn validate(options: &AutoOptions) -> Result<usize> {
+    if options.runs == 0 {
+        return Err(Error::Usage("--runs must be at least 1".into()));
+    }
+    match options.target_cores {
+        Some(0) => Err(Error::Usage("--target-cores must be at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(available_cores()),
+    }
+}
+
+/// Runs the benchmark; returns the Markdown report and the files written.
+pub fn run(options: &AutoOptions) -> Result<String> {
+    let target = validate(options)?;
+    let workloads = if options.quick { quick_workloads() } else { default_workloads() };
+    let specs = candidates(target);
+    let warm_up =
+        specs.iter().copied().find(|s| s.kind == BackendKind::Threads).unwrap_or(specs[0]);
+
+    std::fs::create_dir_all(&options.out_dir).map_err(|e| Error::output(&options.out_dir, e))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".auto-")
+        .tempdir_in(&options.out_dir)
+        .map_err(|e| Error::output(&options.out_dir, e))?;
+
+    let started = Instant::now();
+    let per_workload = 1 + options.runs * (specs.len() + 1);
+    let bar = progress_bar((workloads.len() * per_workload) as u64);
+    bar.set_prefix("auto");
+    let outcome = (|| -> Result<Vec<Outcome>> {
+        bar.set_message("generating exports");
+        let exports = generate_exports(&workloads, scratch.path())?;
+        let mut outcomes = Vec::with_capacity(workloads.len());
+        for (i, w) in workloads.iter().enumerate() {
+            let export = &exports.iter().find(|(e, _)| *e == w.export).expect("generated").1;
+            let job = Job::new(w, export, scratch.path().join("run.npy"))?;
+            let mut reference = Reference::new(scratch.path().join(format!("reference-{i}.npy")));
+            let name = w.label();
+
+            // Warm-up (untimed) on threads, rarely slow: its grid becomes the reference.
+            cancel::check()?;
+            bar.set_message(format!("{name}: warm-up"));
+            job.run_candidate(warm_up)?;
+            reference.check(&job.out, &format!("{name}: warm-up"))?;
+            bar.inc(1);
+
+            let mut outcome = Outcome {
+                workload: *w,
+                candidates: specs.iter().map(|&s| (s, Vec::with_capacity(options.runs))).collect(),
+                auto: Vec::with_capacity(options.runs),
+                compared: 0,
+            };
+            for r in 0..options.runs {
+                let round = format!("run {}/{}", r + 1, options.runs);
+                for (spec, runs) in &mut outcome.candidates {
+                    cancel::check()?;
+                    let label = format!("{name}: {spec} {round}");
+                    bar.set_message(label.clone());
+                    runs.push(job.run_candidate(*spec)?);
+                    reference.check(&job.out, &label)?;
+                    bar.inc(1);
+                }
+                cancel::check()?;
+                let label = format!("{name}: auto {round}");
+                bar.set_message(label.clone());
+                outcome.auto.push(job.run_auto(target)?);
+                reference.check(&job.out, &label)?;
+                bar.inc(1);
+            }
+            outcome.compared = reference.compared;
+            if !reference.differing.is_empty() {
+                return Err(Error::Bench(format!(
+                    "the output grid of {} differs from the first run's: the backend must \
+                     change only the time",
+                    reference.differing.join(", ")
+                )));
+            }
+            remove_grid(&scratch.path().join(format!("reference-{i}.npy")));
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })();
+    bar.finish_and_clear();
+    let outcomes = outcome?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let cores = available_cores();
+    let markdown = report(options, &specs, &outcomes, cores, target, seconds);
+    let json = serde_json::to_string_pretty(&to_json(options, &specs, &outcomes, cores, target))
+        .expect("JSON values serialise");
+
+    let out = |name: &str| options.out_dir.join(name);
+    let files: [(&str, &[u8]); 2] =
+        [("auto.md", markdown.as_bytes()), ("auto.json", json.as_bytes())];
+    let staged = files
+        .iter()
+        .map(|(name, bytes)| Ok((output::write_staged(&out(name), bytes)?, out(name))))
+        .collect::<Result<Vec<_>>>()?;
+    cancel::check()?;
+    let mut listing = String::from("\nwrote:\n");
+    for (file, path) in staged {
+        output::persist(file, &path)?;
+        let _ = writeln!(listing, "  {}", path.display());
+    }
+    Ok(format!("{markdown}{listing}"))
+}
+
+/// The totals: (workloads within 10%, share within, median and max profiling share).
+fn totals(outcomes: &[Outcome]) -> (usize, f64, f64, f64) {
+    let within = outcomes.iter().filter(|o| o.within()).count();
+    let shares: Vec<f64> = outcomes.iter().map(Outcome::profiling_share).collect();
+    let max = shares.iter().copied().fold(f64::NAN, f64::max);
+    (within, within as f64 / outcomes.len().max(1) as f64, median(&shares), max)
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn report(
+    options: &AutoOptions,
+    specs: &[BackendSpec],
+    outcomes: &[Outcome],
+    cores: usize,
+    target: usize,
+    seconds: f64,
+) -> String {
+    let mut md = String::from("# medimpute bench auto\n\n");
+    let _ = writeln!(md, "- command: `{}`", options.command_line);
+    let _ = writeln!(
+        md,
+        "- machine: {cores} cores available ({} {}); candidates for {target} cores: {}; \
+         benchmark took {seconds:.0} s",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- workloads: `run` jobs on generated exports (subjects, seed {SEED}; gz = gzipped \
+         tables), item set, method (tN = trees), hours; fill-empty mean, seed 0"
+    );
+    let _ = writeln!(
+        md,
+        "- {} timed runs per configuration, interleaved, after one untimed warm-up run; medians \
+         compared; each run starts its backend (worker processes included), samples, imputes, \
+         writes the grid; auto's runs include its profiling and transport measurements",
+        options.runs
+    );
+    let compared: usize = outcomes.iter().map(|o| o.compared + 1).sum();
+    let _ = writeln!(
+        md,
+        "- output grids: all {compared} runs byte-identical to their workload's first"
+    );
+    md.push('\n');
+
+    md.push_str(
+        "| workload | best candidate | best (s) | auto chose (sample / impute) | auto (s) | \
+         auto/best | within 10% | predicted -> took (s, per stage) | profiling (s): sample + \
+         impute + transports | profiling share |\n",
+    );
+    md.push_str("|---|---|---:|---|---:|---:|:---:|---|---:|---:|\n");
+    for o in outcomes {
+        let (best, best_s) = o.best();
+        let run = o.median_run();
+        let predicted = run
+            .choices
+            .iter()
+            .map(|c| format!("{:.3} -> {:.3}", c.predicted, c.took))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let parts = run
+            .stage_profiling
+            .iter()
+            .map(|(_, t)| format!("{t:.3}"))
+            .chain(std::iter::once(format!("{:.3}", run.transports)))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let _ = writeln!(
+            md,
+            "| {} | {best} | {best_s:.3} | {} | {:.3} | {:.2} | {} | {predicted} | {:.3}: {parts} \
+             | {:.1}% |",
+            o.workload.label(),
+            o.chosen(),
+            o.auto_median(),
+            o.ratio(),
+            if o.within() { "yes" } else { "no" },
+            o.profiling_median(),
+            100.0 * o.profiling_share()
+        );
+    }
+
+    let (within, share, median_share, max_share) = totals(outcomes);
+    md.push_str("\n## Totals\n\n");
+    let _ = writeln!(
+        md,
+        "- auto within 10% of the best candidate: {within} of {} workloads ({:.0}%); target at \
+         least {:.0}%: {}",
+        outcomes.len(),
+        100.0 * share,
+        100.0 * TARGET_WITHIN_SHARE,
+        met(share >= TARGET_WITHIN_SHARE)
+    );
+    let _ = writeln!(
+        md,
+        "- profiling share of auto's job time: median {:.1}%, max {:.1}%; target at most \
+         {:.0}%: {} (median), {} (max)",
+        100.0 * median_share,
+        100.0 * max_share,
+        100.0 * TARGET_PROFILING_SHARE,
+        met(median_share <= TARGET_PROFILING_SHARE),
+        met(max_share <= TARGET_PROFILING_SHARE)
+    );
+
+    md.push_str("\n## Median time per configuration (s)\n\n| workload |");
+    for s in specs {
+        let _ = write!(md, " {s} |");
+    }
+    md.push_str(" auto |\n|---|");
+    md.push_str(&"---:|".repeat(specs.len() + 1));
+    md.push('\n');
+    for o in outcomes {
+        let best = o.best().0;
+        let _ = write!(md, "| {} |", o.workload.label());
+        for (spec, runs) in &o.candidates {
+            let t = median(runs);
+            if *spec == best {
+                let _ = write!(md, " **{t:.3}** |");
+            } else {
+                let _ = write!(md, " {t:.3} |");
+            }
+        }
+        let _ = writeln!(md, " {:.3} |", o.auto_median());
+    }
+    md
+}
+
+fn spec_json(spec: BackendSpec) -> serde_json::Value {
+    json!({ "label": spec.to_string(), "kind": spec.kind.name(), "workers": spec.workers })
+}
+
+fn to_json(
+    options: &AutoOptions,
+    specs: &[BackendSpec],
+    outcomes: &[Outcome],
+    cores: usize,
+    target: usize,
+) -> serde_json::Value {
+    let (within, share, median_share, max_share) = totals(outcomes);
+    let workloads: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let w = &o.workload;
+            let (best, best_s) = o.best();
+            let candidates: Vec<serde_json::Value> = o
+                .candidates
+                .iter()
+                .map(|(spec, runs)| {
+                    let mut v = spec_json(*spec);
+                    v["runs_s"] = json!(runs);
+                    v["median_s"] = json!(median(runs));
+                    v
+                })
+                .collect();
+            let runs: Vec<serde_json::Value> = o
+                .auto
+                .iter()
+                .map(|r| {
+                    json!({
+                        "seconds": r.seconds,
+                        "profiling_s": r.profiling,
+                        "profiling_parts_s": {
+                            "stages": r.stage_profiling.iter().map(|(stage, t)| json!({
+                                "stage": stage, "seconds": t
+                            })).collect::<Vec<_>>(),
+                            "transports": r.transports,
+                        },
+                        "choices": r.choices.iter().map(|c| json!({
+                            "stage": c.stage,
+                            "backend": spec_json(c.spec),
+                            "predicted_s": c.predicted,
+                            "took_s": c.took,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let median_run = o.median_run();
+            let predictions: Vec<serde_json::Value> = median_run
+                .choices
+                .iter()
+                .map(|c| {
+                    json!({
+                        "stage": c.stage,
+                        "predicted_s": c.predictions.iter().map(|(s, t)| json!({
+                            "backend": s.to_string(), "seconds": t
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "label": w.label(),
+                "subjects": w.export.subjects,
+                "gzip": w.export.gzip,
+                "item_set": w.items.name(),
+                "items": w.items.item_ids().len(),
+                "method": w.method.name(),
+                "trees": if w.method.uses_forest() {
+                    json!(w.trees.unwrap_or_else(|| plan::default_trees(w.method)))
+                } else {
+                    serde_json::Value::Null
+                },
+                "hours": w.hours,
+                "candidates": candidates,
+                "best": { "backend": best.to_string(), "median_s": best_s },
+                "auto": {
+                    "chosen": o.chosen(),
+                    "median_s": o.auto_median(),
+                    "profiling_s": o.profiling_median(),
+                    "profiling_share": o.profiling_share(),
+                    "runs": runs,
+                    "predictions_of_median_run": predictions,
+                },
+                "ratio": o.ratio(),
+                "within_10pct": o.within(),
+                "runs_byte_identical": o.compared + 1,
+            })
+        })
+        .collect();
+    json!({
+        "command": options.command_line,
+        "cores": cores,
+        "target_cores": target,
+        "runs": options.runs,
+        "runs_interleaved": true,
+        "warm_up_runs": 1,
+        "quick": options.quick,
+        "export_seed": SEED,
+        "candidates": specs.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "workloads": workloads,
+        "totals": {
+            "workloads": outcomes.len(),
+            "within_10pct": within,
+            "within_10pct_share": share,
+            "target_within_10pct_share": TARGET_WITHIN_SHARE,
+            "within_target_met": share >= TARGET_WITHIN_SHARE,
+            "profiling_share_median": median_share,
+            "profiling_share_max": max_share,
+            "target_profiling_share": TARGET_PROFILING_SHARE,
+            "profiling_target_met": max_share <= TARGET_PROFILING_SHARE,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_set_is_varied() {
+        let w = default_workloads();
+        assert!(w.len() >= 8);
+        let distinct = |f: &dyn Fn(&Workload) -> String| {
+            let mut v: Vec<String> = w.iter().map(f).collect();
+            v.sort();
+            v.dedup();
+            v.len()
+        };
+        assert!(distinct(&|w| w.export.label()) >= 3);
+        assert!(distinct(&|w| w.items.name().to_string()) == 2);
+        assert!(distinct(&|w| w.method.name().to_string()) >= 4);
+        assert!(distinct(&|w| format!("{:?}", w.trees)) >= 3);
+        assert!(distinct(&|w| w.hours.to_string()) >= 2);
+        assert!(quick_workloads().len() >= 2);
+    }
+
+    #[test]
+    fn medians_and_labels() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        let w = Workload::new(150, true, ItemSet::MedlensTop5, Method::RfMedlens, None, 720);
+        assert_eq!(w.label(), "150 gz, top5, rf-medlens t100, 720 h");
+        let w = Workload::new(30, false, ItemSet::MedlensNumerical, Method::Locf, Some(8), 168);
+        assert_eq!(w.label(), "30, numerical, locf, 168 h");
+    }
+
+    #[test]
+    fn bad_options_are_usage_errors() {
+        let options = AutoOptions {
+            quick: true,
+            runs: 0,
+            target_cores: None,
+            out_dir: PathBuf::from("x"),
+            command_line: String::new(),
+        };
+        assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
+        let options = AutoOptions { runs: 1, target_cores: Some(0), ..options };
+        assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
+    }
+}

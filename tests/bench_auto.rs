@@ -1,0 +1,74 @@
+//! `medimpute bench auto`: auto against every candidate, on the quick set.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn quick_set_reports_every_candidate_and_autos_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let out_s = out.display().to_string();
+    let output = run(&["bench", "auto", "--quick", "--runs", "1", "--out-dir", &out_s]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| workload | best candidate |"), "{stdout}");
+    assert!(stdout.contains("within 10% of the best candidate"), "{stdout}");
+    assert!(stdout.contains("byte-identical"), "{stdout}");
+
+    for name in ["auto.md", "auto.json"] {
+        assert!(out.join(name).is_file(), "{name} missing");
+        assert!(stdout.contains(&out.join(name).display().to_string()), "{name} not listed");
+    }
+    // Only the two files: the exports and grids went to a scratch directory that is gone.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("auto.json")).unwrap()).unwrap();
+    let candidates: Vec<&str> =
+        json["candidates"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(candidates.contains(&"serial"), "{candidates:?}");
+    let workloads = json["workloads"].as_array().unwrap();
+    assert!(workloads.len() >= 2, "{json}");
+    for w in workloads {
+        let measured: Vec<&str> = w["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(measured, candidates, "{w}");
+        for c in w["candidates"].as_array().unwrap() {
+            assert_eq!(c["runs_s"].as_array().unwrap().len(), 1, "{c}");
+            assert!(c["median_s"].as_f64().unwrap() > 0.0, "{c}");
+        }
+        let auto = &w["auto"];
+        assert!(auto["median_s"].as_f64().unwrap() > 0.0, "{auto}");
+        assert!(auto["profiling_s"].as_f64().unwrap() > 0.0, "{auto}");
+        assert!(!auto["chosen"].as_str().unwrap().is_empty(), "{auto}");
+        let choices = auto["runs"][0]["choices"].as_array().unwrap();
+        let stages: Vec<&str> = choices.iter().map(|c| c["stage"].as_str().unwrap()).collect();
+        assert_eq!(stages, ["sample", "impute"], "{auto}");
+        for c in choices {
+            assert!(candidates.contains(&c["backend"]["label"].as_str().unwrap()), "{c}");
+            assert!(c["predicted_s"].as_f64().unwrap().is_finite(), "{c}");
+        }
+        assert!(w["ratio"].as_f64().unwrap() > 0.0, "{w}");
+        assert!(w["within_10pct"].is_boolean(), "{w}");
+    }
+    let totals = &json["totals"];
+    assert_eq!(totals["workloads"].as_u64().unwrap() as usize, workloads.len());
+    assert!(totals["profiling_share_max"].as_f64().unwrap() > 0.0, "{totals}");
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    for bad in [["--runs", "0"], ["--target-cores", "0"]] {
+        let output = run(&["bench", "auto", "--quick", bad[0], bad[1], "--out-dir", &out]);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", text(&output));
+    }
+    // Nothing was measured, nothing written.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
