@@ -109,6 +109,24 @@ impl TransportCosts {
         })
     }
 
+    /// Costs that rule processes out: used when they could not win whatever the transports
+    /// cost (see [`process_floor`]), so that nothing is spent measuring them.
+    pub fn not_measured() -> Self {
+        TransportCosts {
+            start_first: f64::INFINITY,
+            start_more: 0.0,
+            rtt_pipe: 0.0,
+            rtt_shm: 0.0,
+            pipe_bandwidth: f64::INFINITY,
+            measuring: Duration::ZERO,
+        }
+    }
+
+    /// Whether these costs were measured (rather than [`TransportCosts::not_measured`]).
+    pub fn measured(&self) -> bool {
+        self.start_first.is_finite()
+    }
+
     fn start(&self, p: usize) -> f64 {
         self.start_first + self.start_more * (p.max(1) - 1) as f64
     }
@@ -198,8 +216,11 @@ pub fn predict(
             let rtt = if pipe { costs.rtt_pipe } else { costs.rtt_shm };
             let bytes = stage.pipe_bytes + spec.workers as u64 * stage.pipe_bytes_per_worker;
             let moved = if pipe { bytes as f64 / costs.pipe_bandwidth } else { 0.0 };
+            // Workers split the compute ideally: the contention measured on threads comes from
+            // sharing one heap and address space, which processes do not; what being separate
+            // processes costs is counted on its own (start-up, round trips, bytes moved).
             costs.start(spec.workers)
-                + (c + n * rtt) / speedup(sigma, q)
+                + (c + n * rtt) / q as f64
                 + stage.coordinator.as_secs_f64()
                 + moved
         }
@@ -248,6 +269,14 @@ impl Choice {
     }
 }
 
+/// The least any process backend could take: the compute split ideally over every core the
+/// target allows, before any cost of being a process. When threads are predicted to do at
+/// least as well, the transports need not be measured at all.
+pub fn process_floor(stages: &[StageProfile], target: usize) -> f64 {
+    let q = target.min(available_cores()).max(1) as f64;
+    stages.iter().map(|s| (s.compute.as_secs_f64() / q).max(s.floor.as_secs_f64())).sum()
+}
+
 /// The best time serial or threads are predicted to take (no transport costs needed).
 pub fn local_best(stages: &[StageProfile], target: usize) -> f64 {
     let cores = available_cores();
@@ -294,16 +323,24 @@ pub fn choose_on(
 pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "backend selection ({} cores here)", available_cores());
-    let _ = writeln!(
-        out,
-        "  measured: worker start {:.1} ms (+{:.1} ms per extra worker), empty task round trip \
-         {:.0} us over a pipe, {:.0} us with shm; pipe {:.2} GB/s",
-        costs.start_first * 1e3,
-        costs.start_more * 1e3,
-        costs.rtt_pipe * 1e6,
-        costs.rtt_shm * 1e6,
-        costs.pipe_bandwidth / 1e9
-    );
+    if costs.measured() {
+        let _ = writeln!(
+            out,
+            "  measured: worker start {:.1} ms (+{:.1} ms per extra worker), empty task round \
+             trip {:.0} us over a pipe, {:.0} us with shm; pipe {:.2} GB/s",
+            costs.start_first * 1e3,
+            costs.start_more * 1e3,
+            costs.rtt_pipe * 1e6,
+            costs.rtt_shm * 1e6,
+            costs.pipe_bandwidth / 1e9
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  transports not measured: threads are predicted to do as well as processes could \
+             at best (the compute split ideally, at no cost)"
+        );
+    }
     for s in stages {
         let _ = writeln!(
             out,
@@ -326,7 +363,11 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
         } else {
             ""
         };
-        let _ = writeln!(out, "    {:<14} {:>8.3} s{mark}", spec.to_string(), t);
+        if t.is_finite() {
+            let _ = writeln!(out, "    {:<14} {:>8.3} s{mark}", spec.to_string(), t);
+        } else {
+            let _ = writeln!(out, "    {:<14}  ruled out", spec.to_string());
+        }
     }
     let _ = writeln!(out, "  profiling took {:.3} s", choice.profiling.as_secs_f64());
     out
@@ -384,12 +425,16 @@ impl Selector {
             BackendKind::Auto => {
                 let target = self.args.target_cores.unwrap_or_else(available_cores).max(1);
                 let stage = profile(target.min(available_cores()))?;
-                let local = local_best(std::slice::from_ref(&stage), target);
-                // Measured once per run, in full unless processes are ruled out by their
-                // start-up alone; a later stage that could use them measures again.
-                let costs = match self.costs {
-                    Some(costs) if costs.rtt_pipe > 0.0 || costs.start_first >= local => costs,
-                    _ => *self.costs.insert(TransportCosts::measure(local)?),
+                let stages = std::slice::from_ref(&stage);
+                let local = local_best(stages, target);
+                // Measured once per run, and only when processes could win at all.
+                let costs = if local <= process_floor(stages, target) {
+                    TransportCosts::not_measured()
+                } else {
+                    match self.costs {
+                        Some(costs) => costs,
+                        None => *self.costs.insert(TransportCosts::measure(local)?),
+                    }
                 };
                 let choice = choose(std::slice::from_ref(&stage), &costs, target, self.args.pin);
                 if self.args.explain {
@@ -490,8 +535,12 @@ mod tests {
     }
 
     #[test]
-    fn a_job_that_does_not_scale_stays_serial() {
-        let spec = pick(stage(2.0, 1.0, 100, 0), 2);
+    fn a_job_that_does_not_scale_on_threads_goes_to_processes_only_when_they_pay() {
+        // Threads gain nothing (contention in the shared heap): separate processes can, once
+        // the job is long enough to pay for starting them.
+        let spec = pick(stage(2.0, 1.0, 100, 50_000_000), 2);
+        assert_eq!((spec.kind, spec.workers), (BackendKind::Shm, 2), "{spec}");
+        let spec = pick(stage(0.004, 1.0, 100, 0), 2);
         assert_eq!(spec.kind, BackendKind::Serial, "{spec}");
     }
 
