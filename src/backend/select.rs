@@ -216,11 +216,12 @@ pub fn predict(
             let rtt = if pipe { costs.rtt_pipe } else { costs.rtt_shm };
             let bytes = stage.pipe_bytes + spec.workers as u64 * stage.pipe_bytes_per_worker;
             let moved = if pipe { bytes as f64 / costs.pipe_bandwidth } else { 0.0 };
-            // Workers split the compute ideally: the contention measured on threads comes from
-            // sharing one heap and address space, which processes do not; what being separate
-            // processes costs is counted on its own (start-up, round trips, bytes moved).
+            // Workers contend for the machine (memory bandwidth, caches) as threads do: the
+            // speedup measured on threads applies, and what being separate processes costs is
+            // counted on top (start-up, round trips, bytes moved). `bench auto` found no
+            // workload where processes beat threads on this basis (docs/RESULTS.md).
             costs.start(spec.workers)
-                + (c + n * rtt) / q as f64
+                + (c + n * rtt) / speedup(sigma, q)
                 + stage.coordinator.as_secs_f64()
                 + moved
         }
@@ -269,12 +270,23 @@ impl Choice {
     }
 }
 
-/// The least any process backend could take: the compute split ideally over every core the
-/// target allows, before any cost of being a process. When threads are predicted to do at
-/// least as well, the transports need not be measured at all.
+/// The least any process backend could take: its compute split as threads split it, before
+/// any cost of being a process. When threads are predicted to do at least as well, the
+/// transports need not be measured at all.
 pub fn process_floor(stages: &[StageProfile], target: usize) -> f64 {
-    let q = target.min(available_cores()).max(1) as f64;
-    stages.iter().map(|s| (s.compute.as_secs_f64() / q).max(s.floor.as_secs_f64())).sum()
+    let cores = available_cores();
+    (1..=target.max(1))
+        .map(|p| {
+            let q = p.min(cores).max(1);
+            stages
+                .iter()
+                .map(|s| {
+                    let sigma = serial_fraction(s.thread_speedup, s.threads_measured);
+                    (s.compute.as_secs_f64() / speedup(sigma, q)).max(s.floor.as_secs_f64())
+                })
+                .sum::<f64>()
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The best time serial or threads are predicted to take (no transport costs needed).
@@ -338,7 +350,7 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
         let _ = writeln!(
             out,
             "  transports not measured: threads are predicted to do as well as processes could \
-             at best (the compute split ideally, at no cost)"
+             at best (the same compute split, at no cost of their own)"
         );
     }
     for s in stages {
@@ -535,13 +547,24 @@ mod tests {
     }
 
     #[test]
-    fn a_job_that_does_not_scale_on_threads_goes_to_processes_only_when_they_pay() {
-        // Threads gain nothing (contention in the shared heap): separate processes can, once
-        // the job is long enough to pay for starting them.
-        let spec = pick(stage(2.0, 1.0, 100, 50_000_000), 2);
-        assert_eq!((spec.kind, spec.workers), (BackendKind::Shm, 2), "{spec}");
-        let spec = pick(stage(0.004, 1.0, 100, 0), 2);
+    fn a_job_that_does_not_scale_stays_serial() {
+        let spec = pick(stage(2.0, 1.0, 100, 0), 2);
         assert_eq!(spec.kind, BackendKind::Serial, "{spec}");
+    }
+
+    #[test]
+    fn processes_lose_to_threads_by_what_they_cost_and_pipes_by_their_bytes() {
+        let s = stage(20.0, 1.95, 10_000, 4_000_000_000);
+        let cost =
+            |kind, workers| predict(&s, &costs(), BackendSpec { kind, workers, pin: false }, 2);
+        let threads = cost(BackendKind::Threads, 2);
+        let shm = cost(BackendKind::Shm, 2);
+        let pipe = cost(BackendKind::Pipe, 2);
+        // shm: start-up and 10,000 round trips of 40 us over 2 workers on top of threads' time.
+        assert!((shm - threads - (0.012 + 10_000.0 * 40e-6 / s.thread_speedup)).abs() < 1e-6);
+        // pipe: 4 GB at 1 GB/s more.
+        assert!((pipe - shm - 4.0).abs() < 1e-6, "{pipe} {shm}");
+        assert!(process_floor(&[s], 2) <= threads + 1e-12, "the floor bounds every process");
     }
 
     #[test]

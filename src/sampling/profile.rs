@@ -19,9 +19,9 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-/// Most bytes of the head parsed: 8 pieces, a few tens of milliseconds of work. Small exports
-/// get a smaller head (a sixteenth of their size on disk, at least a quarter piece), so that
-/// profiling stays a small share of the job.
+/// Most bytes of the head parsed: 8 pieces, a few tens of milliseconds of work. Smaller exports
+/// get a smaller head (a sixty-fourth of their size on disk, at least 64 KiB), so that profiling
+/// (the head parsed four times) stays a few percent of the sampling.
 const HEAD_BYTES: usize = 8 * PIECE_BYTES;
 
 /// Profiles sampling `inputs` with `threads` threads for the speedup.
@@ -39,7 +39,7 @@ pub fn profile(
         .collect::<Result<_>>()?;
     let largest = (0..sizes.len()).max_by_key(|&i| sizes[i]).expect("at least one table");
     let path = &inputs.events[largest];
-    let budget = (sizes.iter().sum::<u64>() / 16).clamp(PIECE_BYTES as u64 / 4, HEAD_BYTES as u64);
+    let budget = (sizes.iter().sum::<u64>() / 64).clamp(64 << 10, HEAD_BYTES as u64);
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
         return Ok(StageProfile {
