@@ -190,7 +190,8 @@ fn serial_fraction(s: f64, p: usize) -> f64 {
     if p <= 1 || s <= 0.0 {
         return 0.0;
     }
-    ((p as f64 / s - 1.0) / (p as f64 - 1.0)).clamp(0.0, 1.0)
+    // Above 1 when threads were slower than one thread: the model then predicts the slowdown.
+    ((p as f64 / s - 1.0) / (p as f64 - 1.0)).max(0.0)
 }
 
 fn speedup(sigma: f64, q: usize) -> f64 {
@@ -325,8 +326,20 @@ pub fn choose_on(
         .into_iter()
         .map(|spec| (spec, stages.iter().map(|s| predict(s, costs, spec, cores)).sum()))
         .collect();
+    // Within 2% the measurements cannot tell candidates apart; then more threads win: if the
+    // measured speedup was noise, threads lose nothing against serial, while serial on a job
+    // that does scale loses a factor of the cores.
+    let better = |p: (BackendSpec, f64), best: (BackendSpec, f64)| {
+        let tie = (p.1 - best.1).abs() <= 0.02 * best.1;
+        if tie {
+            p.0.kind == BackendKind::Threads && p.0.workers > best.0.workers
+                || best.0.kind != BackendKind::Threads && p.1 < best.1
+        } else {
+            p.1 < best.1
+        }
+    };
     let best =
-        predictions.iter().fold(predictions[0], |best, &p| if p.1 < best.1 { p } else { best });
+        predictions.iter().fold(predictions[0], |best, &p| if better(p, best) { p } else { best });
     let profiling = stages.iter().map(|s| s.profiling).sum::<Duration>() + costs.measuring;
     Choice { spec: BackendSpec { pin, ..best.0 }, predictions, profiling }
 }
@@ -547,9 +560,12 @@ mod tests {
     }
 
     #[test]
-    fn a_job_that_does_not_scale_stays_serial() {
+    fn a_job_that_does_not_scale_stays_serial_unless_too_close_to_call() {
+        let spec = pick(stage(2.0, 0.8, 100, 0), 2);
+        assert_eq!(spec.kind, BackendKind::Serial, "threads measured slower: {spec}");
+        // A speedup of 1.0 predicts a tie: threads lose nothing then, and win if it was noise.
         let spec = pick(stage(2.0, 1.0, 100, 0), 2);
-        assert_eq!(spec.kind, BackendKind::Serial, "{spec}");
+        assert_eq!((spec.kind, spec.workers), (BackendKind::Threads, 2), "{spec}");
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub fn profile(
         t_tree = one / n as f64;
         if threads > 1 {
             if let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                // Every thread started and awake before the clock runs.
+                pool.broadcast(|_| ());
                 let many = best_of_two(&mut || {
                     pool.install(|| {
                         (0..n).into_par_iter().for_each(|t| drop(trainer.fit_tree(seed(t))))

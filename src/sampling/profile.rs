@@ -80,6 +80,7 @@ pub fn profile(
     let parse_threads = if threads > 1 {
         let pool =
             rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(pool_error)?;
+        pool.broadcast(|_| ());
         let timed = || {
             let at = Instant::now();
             pool.install(|| parse_all(&pieces));
