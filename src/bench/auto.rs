@@ -26,7 +26,6 @@ use crate::generate::{generate, ExportFormat, GenerateConfig};
 use crate::impute::profile as impute_profile;
 use crate::impute::{plan, ImputeOptions, Method};
 use crate::items::ItemSet;
-use crate::output;
 use crate::pipeline::{self, first_bin_hours};
 use crate::sampling::profile as sample_profile;
 use crate::sampling::{SampleInputs, SampleOptions};
@@ -527,19 +526,9 @@ pub fn run(options: &AutoOptions) -> Result<String> {
     let json = serde_json::to_string_pretty(&to_json(options, &specs, &outcomes, cores, target))
         .expect("JSON values serialise");
 
-    let out = |name: &str| options.out_dir.join(name);
     let files: [(&str, &[u8]); 2] =
         [("auto.md", markdown.as_bytes()), ("auto.json", json.as_bytes())];
-    let staged = files
-        .iter()
-        .map(|(name, bytes)| Ok((output::write_staged(&out(name), bytes)?, out(name))))
-        .collect::<Result<Vec<_>>>()?;
-    cancel::check()?;
-    let mut listing = String::from("\nwrote:\n");
-    for (file, path) in staged {
-        output::persist(file, &path)?;
-        let _ = writeln!(listing, "  {}", path.display());
-    }
+    let listing = super::write_reports(&options.out_dir, &files)?;
     Ok(format!("{markdown}{listing}"))
 }
 

@@ -22,7 +22,6 @@ use crate::bench::table::summary;
 use crate::error::{Error, Result};
 use crate::grid::{ByteStorage, SharedBytes};
 use crate::jobs::JobSpec;
-use crate::output;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
@@ -370,14 +369,11 @@ fn progress_line(r: &SizeResult) -> String {
 
 /// Writes `ipc.md` and `ipc.json`, each complete or not at all.
 fn write_outputs(dir: &Path, markdown: &str, report: &IpcReport) -> Result<()> {
-    let md_path = dir.join("ipc.md");
-    let json_path = dir.join("ipc.json");
     let json = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::output(&json_path, std::io::Error::other(e)))?;
-    let md_file = output::write_staged(&md_path, markdown.as_bytes())?;
-    let json_file = output::write_staged(&json_path, format!("{json}\n").as_bytes())?;
-    output::persist(md_file, &md_path)?;
-    output::persist(json_file, &json_path)
+        .map_err(|e| Error::output(&dir.join("ipc.json"), std::io::Error::other(e)))?;
+    let json = format!("{json}\n");
+    super::write_reports(dir, &[("ipc.md", markdown.as_bytes()), ("ipc.json", json.as_bytes())])?;
+    Ok(())
 }
 
 /// The command that reproduces the run (output directory aside).

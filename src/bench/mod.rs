@@ -13,3 +13,26 @@ pub mod ipc;
 pub mod plot;
 pub mod scaling;
 pub mod table;
+
+use crate::error::Result;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes report files into `dir`: every file is staged first, then all are renamed into place,
+/// so a failed or interrupted bench leaves none half-written. Returns the "wrote:" listing.
+pub(crate) fn write_reports(dir: &Path, files: &[(&str, &[u8])]) -> Result<String> {
+    let staged = files
+        .iter()
+        .map(|(name, bytes)| {
+            let path = dir.join(name);
+            Ok((crate::output::write_staged(&path, bytes)?, path))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    crate::cancel::check()?;
+    let mut listing = String::from("\nwrote:\n");
+    for (file, path) in staged {
+        crate::output::persist(file, &path)?;
+        let _ = writeln!(listing, "  {}", path.display());
+    }
+    Ok(listing)
+}

@@ -19,7 +19,6 @@ use crate::cancel;
 use crate::error::{Error, Result};
 use crate::grid::Axes;
 use crate::impute::{plan, FillEmpty, ImputeOptions, Method};
-use crate::output;
 use crate::pipeline::{self, observed_path};
 use crate::sampling::{SampleInputs, SampleOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -477,8 +476,6 @@ pub fn run(options: &ScalingOptions) -> Result<String> {
     let rows = table(&measurements);
     let markdown = report(options, &job, &rows, cores, &ours, &theirs, elapsed.as_secs_f64());
 
-    // Everything is staged, then renamed into place together.
-    let out = |name: &str| options.out_dir.join(name);
     let title = format!("Speedup of the run job ({}, {cores} cores)", options.export.display());
     let svg = speedup_svg(&rows, &title).map_err(|e| Error::Bench(format!("figure: {e}")))?;
     let png_scratch = job.scratch.path().join("speedup.png");
@@ -503,16 +500,7 @@ pub fn run(options: &ScalingOptions) -> Result<String> {
         ("speedup.svg", svg.as_bytes()),
         ("speedup.png", &png),
     ];
-    let staged = files
-        .iter()
-        .map(|(name, bytes)| Ok((output::write_staged(&out(name), bytes)?, out(name))))
-        .collect::<Result<Vec<_>>>()?;
-    cancel::check()?;
-    let mut listing = String::from("\nwrote:\n");
-    for (file, path) in staged {
-        output::persist(file, &path)?;
-        let _ = writeln!(listing, "  {}", path.display());
-    }
+    let listing = super::write_reports(&options.out_dir, &files)?;
     Ok(format!("{markdown}{listing}"))
 }
 
