@@ -196,7 +196,11 @@ fn workers_that_keep_dying_fail_the_run_cleanly() {
 fn garbage_or_truncated_frames_are_detected_and_the_task_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let expected = reference(dir.path());
-    for (fault, symptom) in [("garbage:2:0", "bad magic"), ("truncate:2:1", "truncated")] {
+    for (fault, symptom) in [
+        ("garbage:2:0", "bad magic"),
+        ("truncate:2:1", "truncated"),
+        ("misanswer:3:0", "not the one it was given"),
+    ] {
         let out = dir.path().join("pipe.npy");
         let start = Instant::now();
         let output = run_job("pipe", 2, &out, Some(fault));

@@ -385,7 +385,8 @@ impl ProcessPool {
                         FromWorker::Failed { error, .. } => return Err(Error::Workers(error)),
                         FromWorker::Ready { .. } => unreachable!("matched above"),
                     };
-                    let task = self.workers[slot].busy.pop_front();
+                    // Left in place when it does not match, so that `lost` requeues it.
+                    let task = self.workers[slot].busy.front().copied();
                     if task.map(|t| base + t as u64) != Some(id) {
                         self.lost(
                             slot,
@@ -395,6 +396,7 @@ impl ProcessPool {
                         )?;
                         continue;
                     }
+                    self.workers[slot].busy.pop_front();
                     self.stats.tasks += 1;
                     remaining -= 1;
                     on_done(task.expect("checked"), completion)?;

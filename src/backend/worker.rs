@@ -81,7 +81,7 @@ impl Blobs {
 /// `MEDIMPUTE_WORKER_FAULT=<kind>:<n>[:<worker index>]` makes the worker (all, or the one with
 /// that index) misbehave on receiving its n-th task (1-based). Kinds: `die` (SIGKILL itself),
 /// `garbage` (write bytes that are not a frame, then wait), `truncate` (write half a frame, then
-/// exit).
+/// exit), `misanswer` (answer a task it was not given).
 struct Fault {
     kind: String,
     at_task: u64,
@@ -188,6 +188,17 @@ pub fn serve(transport: Transport, coordinator: u32, index: usize, jobs: &JobFac
             ToWorker::Task { id, spec, output: region } => {
                 tasks_seen += 1;
                 if let Some(fault) = fault.as_ref().filter(|f| f.at_task == tasks_seen) {
+                    if fault.kind == "misanswer" {
+                        // A well-formed answer to a task it was never given.
+                        let wrong = FromWorker::Done {
+                            id: id.wrapping_add(1 << 40),
+                            meta: serde_json::Value::Null,
+                            region: None,
+                            compute_ns: 0,
+                        };
+                        let _ = send(&mut output, &wrong, &[]);
+                        continue;
+                    }
                     fault.strike(&mut output);
                 }
                 let started = std::time::Instant::now();
