@@ -17,7 +17,7 @@
 //!   on at least 90% of the workloads, profiling at most 5% of the job. Missed targets are
 //!   reported, not turned into an error.
 
-use super::scaling::{progress_bar, remove_grid, Reference};
+use super::scaling::{progress_bar, remove_grid, time_job, Reference};
 use crate::backend::select::{candidates, Selector, SelectorOptions};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
@@ -287,20 +287,7 @@ impl Job {
     fn run_candidate(&self, spec: BackendSpec) -> Result<f64> {
         remove_grid(&self.out);
         release_freed_memory();
-        let start = Instant::now();
-        let mut exec = Executor::start(spec)?;
-        pipeline::run_job(
-            &self.inputs,
-            &self.sample,
-            &self.impute,
-            &self.out,
-            &mut exec,
-            &ProgressBar::hidden(),
-            |_| ProgressBar::hidden(),
-            |_, _, _, _| Ok(()),
-        )?;
-        drop(exec);
-        Ok(start.elapsed().as_secs_f64())
+        time_job(&self.inputs, &self.sample, &self.impute, &self.out, spec)
     }
 
     /// `auto`'s whole job, as `medimpute run --backend auto` does it.

@@ -241,21 +241,8 @@ impl Job<'_> {
     fn run_rust(&self, kind: BackendKind, workers: usize) -> Result<f64> {
         let out = self.rust_out();
         remove_grid(&out);
-        let start = Instant::now();
-        // Starting the backend (worker processes included) and stopping it are part of the job.
-        let mut exec = Executor::start(BackendSpec { kind, workers, pin: false })?;
-        pipeline::run_job(
-            &self.inputs,
-            &self.sample,
-            &self.options.impute,
-            &out,
-            &mut exec,
-            &ProgressBar::hidden(),
-            |_| ProgressBar::hidden(),
-            |_, _, _, _| Ok(()),
-        )?;
-        drop(exec);
-        Ok(start.elapsed().as_secs_f64())
+        let spec = BackendSpec { kind, workers, pin: false };
+        time_job(&self.inputs, &self.sample, &self.options.impute, &out, spec)
     }
 
     fn python_command(&self, pool: PyPool, workers: usize) -> Command {
@@ -305,6 +292,32 @@ impl Job<'_> {
 }
 
 /// Removes a grid and the files written beside it, if there.
+/// The whole `run` job on a fixed backend, quietly: seconds from starting the backend (worker
+/// processes included) to stopping it, which are part of what a user waits for.
+pub(crate) fn time_job(
+    inputs: &SampleInputs,
+    sample: &SampleOptions,
+    impute: &ImputeOptions,
+    out: &Path,
+    spec: BackendSpec,
+) -> Result<f64> {
+    let start = Instant::now();
+    let mut exec = Executor::start(spec)?;
+    let hidden = ProgressBar::hidden();
+    pipeline::run_job(
+        inputs,
+        sample,
+        impute,
+        out,
+        &mut exec,
+        &hidden,
+        |_| ProgressBar::hidden(),
+        |_, _, _, _| Ok(()),
+    )?;
+    drop(exec);
+    Ok(start.elapsed().as_secs_f64())
+}
+
 pub(crate) fn remove_grid(path: &Path) {
     for p in [path.to_path_buf(), Axes::path_for(path), observed_path(path)] {
         let _ = std::fs::remove_file(p);

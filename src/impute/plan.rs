@@ -58,7 +58,7 @@ const MIN_SHARED_BINS: usize = 50;
 /// `auto`: items with fewer observed bins than this are scored by [`CV_FOLDS`]-fold
 /// cross-validation, so that every observed bin counts in the choice; a 10% hold-out of a rare
 /// item is a few dozen bins, too few to tell the methods apart. Larger items use one hold-out.
-const CV_BELOW: usize = 5_000;
+pub(super) const CV_BELOW: usize = 5_000;
 pub(super) const CV_FOLDS: usize = 5;
 
 /// Held-out bins of one validation fold, with their true values, and the item's block with

@@ -6,16 +6,13 @@
 //! then scaled by its training rows (`n log n` for a tree), counted from the grid.
 
 use super::features::GridContext;
-use super::plan::{self, CV_FOLDS};
+use super::plan::{self, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
 use crate::forest::{Forest, Trainer, Tree};
 use crate::grid::GridShape;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
-
-/// `auto` scores rare items by cross-validation (as in the plan): they train more forests.
-const CV_BELOW: usize = 5_000;
 
 /// Profiles imputing `source` with `threads` threads for the speedup.
 pub fn profile(

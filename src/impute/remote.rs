@@ -278,6 +278,16 @@ impl ImputeWorker {
         Ok(())
     }
 
+    /// The grid context the plan's tasks read, over `values` (from [`ImputeWorker::values`]).
+    fn context<'b>(&'b self, values: &'b [f32]) -> GridContext<'b> {
+        GridContext {
+            values,
+            shape: self.shape,
+            first_bin_hour: &self.first_bin_hour,
+            replaced: None,
+        }
+    }
+
     /// The source grid: mapped whole (shm), or the replica (pipe; only loaded blocks are set).
     fn values<'b>(&'b self, blobs: &'b Blobs) -> Result<&'b [f32], String> {
         let bytes = match (&self.replica, blobs.has("grid")) {
@@ -314,12 +324,7 @@ impl WorkerJob for ImputeWorker {
                 };
                 self.load_blocks(blobs, &needed)?;
                 let values = self.values(blobs)?;
-                let ctx = GridContext {
-                    values,
-                    shape,
-                    first_bin_hour: &self.first_bin_hour,
-                    replaced: None,
-                };
+                let ctx = self.context(values);
                 let prep = plan::prepare(&ctx, item, &options);
                 let partners = match &prep.set {
                     Some(FeatureSet::Ours { partners, .. }) => partners.clone(),
@@ -358,12 +363,7 @@ impl WorkerJob for ImputeWorker {
                 let needed: Vec<usize> = std::iter::once(item).chain(partners).collect();
                 self.load_blocks(blobs, &needed)?;
                 let values = self.values(blobs)?;
-                let ctx = GridContext {
-                    values,
-                    shape,
-                    first_bin_hour: &self.first_bin_hour,
-                    replaced: None,
-                };
+                let ctx = self.context(values);
                 let prep = decode_prepared(
                     blobs.get(&format!("prepared/{item}"))?,
                     plan::item_block(values, shape, item),
