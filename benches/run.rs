@@ -42,7 +42,7 @@ fn bench_run(c: &mut Criterion) {
                     &mut exec,
                     &hidden,
                     |_| ProgressBar::hidden(),
-                    |_, _, _, _| Ok(()),
+                    |_, _, _, _| Ok(Vec::new()),
                 )
                 .unwrap()
             })

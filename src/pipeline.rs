@@ -10,8 +10,9 @@ use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
 use crate::grid::{Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
+use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
-use crate::impute::{plan, ImputeOptions, ImputeReport};
+use crate::impute::{ImputeOptions, ImputeReport};
 use crate::output;
 use crate::sampling::{sample_in_memory, SampleInputs, SampleOptions, SampleReport};
 use crate::timestamp::{parse_timestamp, HOUR};
@@ -64,7 +65,8 @@ pub struct JobReport {
 
 /// The main job: samples `inputs` in memory, then imputes the grid into `out` (+ axes and
 /// observed mask), atomically. `before_impute` sees the sampled grid and may replace the
-/// executor (`--backend auto` chooses anew for the imputation, a different workload).
+/// executor (`--backend auto` chooses anew for the imputation, a different workload); the
+/// items it returns finished are kept, not imputed again.
 #[allow(clippy::too_many_arguments)]
 pub fn run_job(
     inputs: &SampleInputs,
@@ -74,20 +76,28 @@ pub fn run_job(
     exec: &mut Executor,
     sampling: &ProgressBar,
     imputing: impl FnOnce(&Executor) -> ProgressBar,
-    before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<()>,
+    before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
     let sampled = sample_in_memory(inputs, sample_options, exec, sampling);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
-    before_impute(grid.values(), grid.shape(), &axes, exec)?;
+    let finished = before_impute(grid.values(), grid.shape(), &axes, exec)?;
     let spinner = imputing(exec);
     let start = Instant::now();
     // A grid sampled into a shared segment is handed to the workers by name.
     let region = grid.storage().segment().map(|segment| {
         segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
     });
-    let imputed =
-        impute_to_file(grid.values(), region, grid.shape(), &axes, out, impute_options, exec);
+    let imputed = impute_to_file(
+        grid.values(),
+        region,
+        grid.shape(),
+        &axes,
+        out,
+        impute_options,
+        exec,
+        finished,
+    );
     spinner.finish_and_clear();
     Ok(JobReport { sample, impute: imputed?, impute_time: start.elapsed() })
 }
@@ -138,18 +148,28 @@ impl SourceGrid {
     }
 }
 
-/// Imputes an opened grid file into `out` (+ axes and observed mask), atomically.
+/// Imputes an opened grid file into `out` (+ axes and observed mask), atomically; `finished`
+/// items are kept as they are.
 pub fn impute_file(
     source: &SourceGrid,
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
+    finished: Vec<FinishedItem>,
 ) -> Result<(ImputeReport, Duration)> {
     let start = Instant::now();
     let grid = &source.grid;
     let region = Some(source.region.clone());
-    let report =
-        impute_to_file(grid.values(), region, grid.shape(), &source.axes, out, options, exec)?;
+    let report = impute_to_file(
+        grid.values(),
+        region,
+        grid.shape(),
+        &source.axes,
+        out,
+        options,
+        exec,
+        finished,
+    )?;
     Ok((report, start.elapsed()))
 }
 
@@ -165,7 +185,8 @@ fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {
 
 /// Imputes `source` into a new grid file at `out`, then writes the axes and the observed mask.
 /// `source_region`: where `source` lies in a file or segment that worker processes can map
-/// (over `shm` a private source is first copied into a segment).
+/// (over `shm` a private source is first copied into a segment). The blocks of `finished`
+/// items are written as they are; the plan runs for the others.
 #[allow(clippy::too_many_arguments)]
 pub fn impute_to_file(
     source: &[f32],
@@ -175,17 +196,19 @@ pub fn impute_to_file(
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
+    finished: Vec<FinishedItem>,
 ) -> Result<ImputeReport> {
     let hours = first_bin_hours(axes)?;
     let mut dest = Grid::create(FileGrid::create(out, shape.npy_bytes())?, shape);
+    let todo = plan::take_finished(dest.values_mut(), shape, &finished);
     let dest_region = Region {
         path: dest.storage().temp_path().to_path_buf(),
         offset: dest.data_offset() as u64,
         len: shape.data_bytes() as u64,
     };
-    let report = match exec.processes() {
+    let mut report = match exec.processes() {
         None => exec.install(|| {
-            plan::impute(source, dest.values_mut(), shape, &hours, &axes.items, options)
+            plan::impute(source, dest.values_mut(), shape, &hours, &axes.items, options, &todo)
         }),
         Some((pool, coordinator)) => {
             let mut staged = None;
@@ -212,12 +235,15 @@ pub fn impute_to_file(
                     &hours,
                     &axes.items,
                     options,
+                    &todo,
                 )
             })?;
             drop(staged);
             report
         }
     };
+    let done = std::mem::take(&mut report.items);
+    report.items = plan::merge_reports(&todo, done, finished, &axes.items);
     cancel::check()?;
     let mask: Vec<u8> = source.iter().map(|v| u8::from(!v.is_nan())).collect();
     let mask = ndarray::Array3::from_shape_vec((shape.items, shape.admissions, shape.hours), mask)

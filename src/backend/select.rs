@@ -48,6 +48,10 @@ pub struct StageProfile {
     pub coordinator: Duration,
     /// Time spent measuring this profile.
     pub profiling: Duration,
+    /// Of `profiling`, the time spent on work the job keeps (the imputation's profile imputes
+    /// a few items completely), counted at the parallelism the job would have given it: the
+    /// cost of measuring is `profiling - kept`.
+    pub kept: Duration,
 }
 
 /// What the process backends cost on this machine, measured on a worker of each transport.
@@ -261,7 +265,10 @@ pub struct Choice {
     pub spec: BackendSpec,
     /// Predicted seconds for every candidate, in candidate order.
     pub predictions: Vec<(BackendSpec, f64)>,
+    /// Time spent profiling (stages and transports), and the part of it spent on work the job
+    /// keeps ([`StageProfile::kept`]).
     pub profiling: Duration,
+    pub kept: Duration,
 }
 
 impl Choice {
@@ -341,7 +348,8 @@ pub fn choose_on(
     let best =
         predictions.iter().fold(predictions[0], |best, &p| if better(p, best) { p } else { best });
     let profiling = stages.iter().map(|s| s.profiling).sum::<Duration>() + costs.measuring;
-    Choice { spec: BackendSpec { pin, ..best.0 }, predictions, profiling }
+    let kept = stages.iter().map(|s| s.kept).sum::<Duration>();
+    Choice { spec: BackendSpec { pin, ..best.0 }, predictions, profiling, kept }
 }
 
 /// `--explain`: the measurements, the prediction for each candidate, and the choice.
@@ -394,7 +402,12 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
             let _ = writeln!(out, "    {:<14}  ruled out", spec.to_string());
         }
     }
-    let _ = writeln!(out, "  profiling took {:.3} s", choice.profiling.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "  profiling took {:.3} s, {:.3} s of it on work the job keeps",
+        choice.profiling.as_secs_f64(),
+        choice.kept.as_secs_f64()
+    );
     out
 }
 
@@ -492,11 +505,13 @@ impl Selector {
         for (stage, choice) in &self.choices {
             let took = actual.iter().find(|(s, _)| s == stage).map_or(f64::NAN, |a| a.1);
             out.push_str(&format!(
-                "auto: {stage} on {} (predicted {:.2} s, took {:.2} s; profiling {:.3} s)\n",
+                "auto: {stage} on {} (predicted {:.2} s, took {:.2} s; profiling {:.3} s, \
+                 {:.3} s of it kept)\n",
                 choice.spec,
                 choice.predicted(),
                 took,
-                choice.profiling.as_secs_f64()
+                choice.profiling.as_secs_f64(),
+                choice.kept.as_secs_f64()
             ));
         }
         out

@@ -312,7 +312,7 @@ pub(crate) fn time_job(
         &mut exec,
         &hidden,
         |_| ProgressBar::hidden(),
-        |_, _, _, _| Ok(()),
+        |_, _, _, _| Ok(Vec::new()),
     )?;
     drop(exec);
     Ok(start.elapsed().as_secs_f64())

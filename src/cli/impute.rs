@@ -76,13 +76,18 @@ pub fn run(args: ImputeCommand) -> Result<()> {
     let source = SourceGrid::open(&args.grid)?;
     let options = args.impute.options();
     let mut selector = args.backend.selector();
+    // The items the profile imputed (under auto) are the run's: kept, not imputed again.
+    let mut finished = Vec::new();
     let mut exec = selector.executor_for(None, |threads| {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;
-        Ok(profile::profile(grid.values(), grid.shape(), &hours, &options, threads))
+        let (profile, items) =
+            profile::profile(grid.values(), grid.shape(), &hours, &options, threads)?;
+        finished = items;
+        Ok(profile)
     })?;
     let spinner = report::spinner(&format!("imputing on {}", exec.spec()));
-    let result = impute_file(&source, &args.out, &options, &mut exec);
+    let result = impute_file(&source, &args.out, &options, &mut exec, finished);
     spinner.finish_and_clear();
     let (summary, elapsed) = result?;
     print!("{}", report::impute_summary(&summary, elapsed));

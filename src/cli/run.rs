@@ -92,9 +92,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         |values, shape, axes, exec| {
             // The imputation is a different workload: measured and chosen for on its own.
             let hours = first_bin_hours(axes)?;
+            // The items the profile imputed are the run's: kept, not imputed again.
+            let mut finished = Vec::new();
             selector.switch(exec, |threads| {
-                Ok(impute_profile::profile(values, shape, &hours, &options, threads))
-            })
+                let (profile, items) =
+                    impute_profile::profile(values, shape, &hours, &options, threads)?;
+                finished = items;
+                Ok(profile)
+            })?;
+            Ok(finished)
         },
     )?;
     let (sampled, imputed, impute_time) = (job.sample, job.impute, job.impute_time);

@@ -4,7 +4,7 @@
 //! of different units can be averaged: 1.0 is as good as guessing the mean). The overall figure
 //! is the mean over items of that ratio.
 
-use super::plan::{impute, rmse, rng_for, PURPOSE_EVALUATE};
+use super::plan::{all_items, impute, rmse, rng_for, PURPOSE_EVALUATE};
 use super::{ImputeOptions, Method};
 use crate::grid::GridShape;
 use rand::seq::index::sample;
@@ -60,12 +60,13 @@ pub fn evaluate(
         .collect();
     let sds: Vec<f64> = values.chunks(block).map(std_dev).collect();
     let mut dest = vec![0.0f32; values.len()];
+    let all = all_items(shape);
     methods
         .iter()
         .map(|&method| {
             let options = ImputeOptions { method, ..base.clone() };
             let start = Instant::now();
-            impute(&masked, &mut dest, shape, first_bin_hour, item_ids, &options);
+            impute(&masked, &mut dest, shape, first_bin_hour, item_ids, &options, &all);
             let elapsed = start.elapsed();
             let items: Vec<ItemScore> = hidden
                 .iter()

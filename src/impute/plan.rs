@@ -91,8 +91,47 @@ const PURPOSE_SUBSAMPLE: u64 = 2;
 /// `evaluate`'s hidden bins: a stream apart from every stream of the imputation it scores.
 pub(super) const PURPOSE_EVALUATE: u64 = 0xEE;
 
-/// Imputes `source` into `dest` (same shape). `first_bin_hour[a]` is the clock hour of bin 0 of
-/// admission `a`; `item_ids` name the items in the report.
+/// An item imputed before the plan ran: `--backend auto`'s profile imputes a few items
+/// completely to time their tasks, and the run keeps them rather than doing them again.
+pub struct FinishedItem {
+    pub item: usize,
+    /// The item's destination block, complete.
+    pub block: Vec<f32>,
+    pub report: ItemReport,
+}
+
+/// Writes the blocks of `finished` into `dest`; returns the items still to impute, in order.
+pub fn take_finished(dest: &mut [f32], shape: GridShape, finished: &[FinishedItem]) -> Vec<usize> {
+    let n = shape.item_block_len();
+    let mut todo = vec![true; shape.items];
+    for done in finished {
+        dest[done.item * n..(done.item + 1) * n].copy_from_slice(&done.block);
+        todo[done.item] = false;
+    }
+    (0..shape.items).filter(|&i| todo[i]).collect()
+}
+
+/// The reports of every item in item order: those of `todo` (in its order) and of `finished`.
+pub fn merge_reports(
+    todo: &[usize],
+    reports: Vec<ItemReport>,
+    finished: Vec<FinishedItem>,
+    item_ids: &[u32],
+) -> Vec<ItemReport> {
+    let mut all: Vec<(usize, ItemReport)> = todo.iter().copied().zip(reports).collect();
+    all.extend(finished.into_iter().map(|f| (f.item, f.report)));
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter()
+        .map(|(i, mut report)| {
+            report.item_id = item_ids[i];
+            report
+        })
+        .collect()
+}
+
+/// Imputes the items `todo` of `source` into their blocks of `dest` (same shape as `source`;
+/// other blocks are left as they are). `first_bin_hour[a]` is the clock hour of bin 0 of
+/// admission `a`; `item_ids` name the items in the report, which lists `todo`'s items in order.
 pub fn impute(
     source: &[f32],
     dest: &mut [f32],
@@ -100,29 +139,30 @@ pub fn impute(
     first_bin_hour: &[u8],
     item_ids: &[u32],
     options: &ImputeOptions,
+    todo: &[usize],
 ) -> ImputeReport {
     assert_eq!(source.len(), shape.len());
     assert_eq!(dest.len(), shape.len());
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
     let mut report = ImputeReport::default();
-    if shape.is_empty() {
+    if shape.is_empty() || todo.is_empty() {
         return report;
     }
 
     let start = Instant::now();
-    let prepared: Vec<Prepared> =
-        (0..shape.items).into_par_iter().map(|i| prepare(&ctx, i, options)).collect();
+    let prepared: Vec<Prepared> = todo.par_iter().map(|&i| prepare(&ctx, i, options)).collect();
     report.prepare = start.elapsed();
 
     let start = Instant::now();
     let trees = options.trees.unwrap_or_else(|| default_trees(options.method));
     let params = forest_params(options.method, trees);
-    // One task per (item, training set, tree). A tree's stream is (item, set) and its index
-    // within the set: the same trees whatever the plan's order or the worker that runs them.
+    // One task per (item, training set, tree), `j` the item's place in `todo`. A tree's stream
+    // is (item, set) and its index within the set: the same trees whatever the plan's order or
+    // the worker that runs them.
     let tasks: Vec<(usize, usize, usize)> = prepared
         .iter()
         .enumerate()
-        .flat_map(|(i, p)| (0..p.fits.len()).flat_map(move |f| (0..trees).map(move |k| (i, f, k))))
+        .flat_map(|(j, p)| (0..p.fits.len()).flat_map(move |f| (0..trees).map(move |k| (j, f, k))))
         .collect();
     // Each training set is prepared (sorted) once, then shared by its trees.
     let trainers: Vec<Vec<Trainer>> = prepared
@@ -133,22 +173,28 @@ pub fn impute(
         .collect();
     let trained: Vec<Tree> = tasks
         .par_iter()
-        .map(|&(i, f, k)| trainers[i][f].fit_tree(tree_seed(options.seed, i, f, k)))
+        .map(|&(j, f, k)| trainers[j][f].fit_tree(tree_seed(options.seed, todo[j], f, k)))
         .collect();
     drop(trainers);
-    let mut forests: Vec<Vec<Forest>> = (0..shape.items).map(|_| Vec::new()).collect();
-    for (chunk, &(i, _, _)) in trained.chunks(trees.max(1)).zip(tasks.iter().step_by(trees.max(1)))
+    let mut forests: Vec<Vec<Forest>> = (0..todo.len()).map(|_| Vec::new()).collect();
+    for (chunk, &(j, _, _)) in trained.chunks(trees.max(1)).zip(tasks.iter().step_by(trees.max(1)))
     {
-        forests[i].push(Forest::from_trees(chunk.to_vec()));
+        forests[j].push(Forest::from_trees(chunk.to_vec()));
     }
     report.train = start.elapsed();
 
     let start = Instant::now();
-    report.items = dest
-        .par_chunks_mut(shape.item_block_len())
-        .zip(prepared.par_iter().zip(forests.par_iter()))
-        .enumerate()
-        .map(|(i, (block, (prep, forest)))| {
+    // Each item of `todo` with its destination block, its prepared sets and its forests.
+    let mut work: Vec<(usize, &mut [f32], &Prepared, &Vec<Forest>)> =
+        Vec::with_capacity(todo.len());
+    let mut blocks = dest.chunks_mut(shape.item_block_len()).enumerate();
+    for (j, &i) in todo.iter().enumerate() {
+        let (_, block) = blocks.find(|(b, _)| *b == i).expect("todo lists items in order");
+        work.push((i, block, &prepared[j], &forests[j]));
+    }
+    report.items = work
+        .into_par_iter()
+        .map(|(i, block, prep, forest)| {
             let mut item = fill(&ctx, i, block, prep, forest, options);
             item.item_id = item_ids[i];
             item
@@ -156,6 +202,11 @@ pub fn impute(
         .collect();
     report.predict = start.elapsed();
     report
+}
+
+/// Every item of a grid of `shape`, for [`impute`].
+pub fn all_items(shape: GridShape) -> Vec<usize> {
+    (0..shape.items).collect()
 }
 
 /// The random stream of tree `k` of training set `fit` of item `i`: the same tree whatever the

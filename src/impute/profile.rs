@@ -1,110 +1,180 @@
-//! What imputing a grid will cost, measured on a few of its real tasks, for `--backend auto`.
+//! What imputing a grid will cost, measured by imputing a few of its items, for `--backend auto`.
 //!
-//! One item stands for all: the item with the median number of observed bins. Its prepare task
-//! runs once; a batch of its trees (about 10 ms of work) is grown serially and then on a pool (each timed twice, the better kept)
-//! (the speedup); its fill task runs once with forests of the real size. Every item's costs are
-//! then scaled by its training rows (`n log n` for a tree), counted from the grid.
+//! The profile imputes one item per thread completely (the items nearest the median number of
+//! observed bins) and the run keeps them: measuring costs little beyond work the job needs
+//! anyway. On a pool of the threads to be measured:
+//!
+//! - the items' prepare tasks, then their training sets' sorting, then their fill tasks run side
+//!   by side, each timed on its own thread;
+//! - two trees of each item are grown serially: a tree's cost on one core (the better of the
+//!   two: the first also warms the caches, and noise only ever adds time);
+//! - the rest of their trees are grown on the pool in two batches; a batch's serial cost (from
+//!   the trees above) over its wall time is the threads' speedup (the better batch counts).
+//!
+//! Every other item's costs are scaled from these by its training rows (`n log n` for sorting
+//! and growing a tree), counted from the grid.
 
 use super::features::GridContext;
-use super::plan::{self, CV_BELOW, CV_FOLDS};
+use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
+use crate::error::{Error, Result};
 use crate::forest::{Forest, Trainer, Tree};
 use crate::grid::GridShape;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-/// Profiles imputing `source` with `threads` threads for the speedup.
+/// Trees grown serially per profiled item to time one tree on one core.
+const SERIAL_TREES: usize = 2;
+
+/// Profiles imputing `source` with `threads` threads for the speedup. Returns the profile of
+/// the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
 pub fn profile(
     source: &[f32],
     shape: GridShape,
     first_bin_hour: &[u8],
     options: &ImputeOptions,
     threads: usize,
-) -> StageProfile {
+) -> Result<(StageProfile, Vec<FinishedItem>)> {
     let started = Instant::now();
     let name = "impute";
     if shape.is_empty() {
-        return StageProfile { name, profiling: started.elapsed(), ..StageProfile::default() };
+        let profile = StageProfile { name, profiling: started.elapsed(), ..Default::default() };
+        return Ok((profile, Vec::new()));
     }
+    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start profiling threads: {e}")))?;
+    // Every thread started and awake before any clock runs.
+    pool.broadcast(|_| ());
     let block = shape.item_block_len();
-    let observed: Vec<usize> =
-        source.par_chunks(block).map(|b| b.iter().filter(|v| !v.is_nan()).count()).collect();
-    let mut order: Vec<usize> = (0..shape.items).filter(|&i| observed[i] >= 2).collect();
-    order.sort_by_key(|&i| observed[i]);
-    let grid_bytes = (shape.len() * 4) as u64;
+    let observed: Vec<usize> = pool.install(|| {
+        source.par_chunks(block).map(|b| b.iter().filter(|v| !v.is_nan()).count()).collect()
+    });
+    let chosen = median_items(&observed, threads);
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
-    let forest_method = options.method.uses_forest();
-    let Some(&k) = order.get(order.len() / 2) else {
-        // Nothing to learn from: every item is a quick fill.
-        let at = Instant::now();
-        let prep = plan::prepare(&ctx, 0, options);
-        let mut out = vec![0f32; block];
-        plan::fill(&ctx, 0, &mut out, &prep, &[], options);
-        let fill = at.elapsed().as_secs_f64();
-        return StageProfile {
-            name,
-            tasks: 2 * shape.items as u64,
-            compute: Duration::from_secs_f64(fill * shape.items as f64),
-            thread_speedup: 1.0,
-            threads_measured: 1,
-            pipe_bytes: 2 * grid_bytes,
-            profiling: started.elapsed(),
-            ..StageProfile::default()
-        };
-    };
-
-    let serial = |f: &mut dyn FnMut()| {
+    let timed = |f: &mut dyn FnMut()| {
         let at = Instant::now();
         f();
         at.elapsed().as_secs_f64()
     };
-    let mut prep = None;
-    let t_prepare = serial(&mut || prep = Some(plan::prepare(&ctx, k, options)));
-    let prep = prep.expect("just prepared");
+    // Wall time of the work the run keeps, at the parallelism the run would have given it.
+    let mut kept = 0.0;
+
+    // Prepare, side by side.
+    let at = Instant::now();
+    let prepared: Vec<(Prepared, f64)> = pool.install(|| {
+        chosen
+            .par_iter()
+            .map(|&i| {
+                let mut prep = None;
+                let t = timed(&mut || prep = Some(plan::prepare(&ctx, i, options)));
+                (prep.expect("just prepared"), t)
+            })
+            .collect()
+    });
+    kept += at.elapsed().as_secs_f64();
+
+    // Sort every training set, side by side: (item's place in `chosen`, set).
     let trees = options.trees.unwrap_or_else(|| plan::default_trees(options.method));
     let params = plan::forest_params(options.method, trees);
-    let threads = threads.max(1);
-    let (mut t_tree, mut speedup, mut tree_bytes) = (0.0, 1.0, 0usize);
-    let mut grown: Vec<Tree> = Vec::new();
-    if let Some((data, targets)) = prep.fits.first().filter(|_| forest_method) {
-        let trainer = Trainer::new(data, targets, &params);
-        let seed = |t: usize| plan::tree_seed(options.seed, k, 0, t);
-        let first = serial(&mut || grown = (0..2).map(|t| trainer.fit_tree(seed(t))).collect());
-        tree_bytes = grown.iter().map(|t| t.to_bytes().len()).sum::<usize>() / 2;
-        // Enough trees for about 10 ms of work, a multiple of the threads: small trees take
-        // microseconds, too little to time a pool's speedup on.
-        let n = ((0.01 / (first / 2.0).max(1e-7)) as usize).clamp(2 * threads, 128);
-        let n = n.div_ceil(threads) * threads;
-        // Each timing is the better of two: on a shared machine noise only ever adds time, and
-        // a speedup read off one unlucky batch would make threads look worse than serial.
-        let best_of_two = |f: &mut dyn FnMut()| serial(&mut *f).min(serial(f));
-        let one = best_of_two(&mut || (0..n).for_each(|t| drop(trainer.fit_tree(seed(t)))));
-        t_tree = one / n as f64;
-        if threads > 1 {
-            if let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                // Every thread started and awake before the clock runs.
-                pool.broadcast(|_| ());
-                let many = best_of_two(&mut || {
-                    pool.install(|| {
-                        (0..n).into_par_iter().for_each(|t| drop(trainer.fit_tree(seed(t))))
-                    })
-                });
-                speedup = one / many.max(1e-9);
-            }
+    let sets: Vec<(usize, usize)> = prepared
+        .iter()
+        .enumerate()
+        .flat_map(|(j, (p, _))| (0..p.fits.len()).map(move |f| (j, f)))
+        .collect();
+    let at = Instant::now();
+    let trainers: Vec<(Trainer, f64)> = pool.install(|| {
+        sets.par_iter()
+            .map(|&(j, f)| {
+                let (data, targets) = &prepared[j].0.fits[f];
+                let mut trainer = None;
+                let t = timed(&mut || trainer = Some(Trainer::new(data, targets, &params)));
+                (trainer.expect("just sorted"), t)
+            })
+            .collect()
+    });
+    kept += at.elapsed().as_secs_f64();
+    let grow = |s: usize, k: usize| {
+        let (j, f) = sets[s];
+        trainers[s].0.fit_tree(plan::tree_seed(options.seed, chosen[j], f, k))
+    };
+
+    // A tree on one core: the first trees of each item's first set, serially.
+    let mut grown: Vec<Vec<Option<Tree>>> = sets.iter().map(|_| vec![None; trees]).collect();
+    let mut tree_time = vec![0.0f64; chosen.len()];
+    let mut serial_time = 0.0;
+    for (s, &(j, _)) in sets.iter().enumerate().filter(|(_, &(_, f))| f == 0) {
+        let mut best = f64::INFINITY;
+        for (k, slot) in grown[s].iter_mut().enumerate().take(SERIAL_TREES) {
+            let t = timed(&mut || *slot = Some(grow(s, k)));
+            best = best.min(t);
+            serial_time += t;
+        }
+        tree_time[j] = if best.is_finite() { best } else { 0.0 };
+    }
+
+    // The rest on the pool, in two batches of alternate trees (alike in their mix of items).
+    let rest: Vec<(usize, usize)> = (0..sets.len())
+        .flat_map(|s| (0..trees).map(move |k| (s, k)))
+        .filter(|&(s, k)| grown[s][k].is_none())
+        .collect();
+    let mut speedup: Option<f64> = None;
+    for batch in [0, 1] {
+        let tasks: Vec<(usize, usize)> = rest.iter().copied().skip(batch).step_by(2).collect();
+        let at = Instant::now();
+        let made: Vec<Tree> = pool.install(|| tasks.par_iter().map(|&(s, k)| grow(s, k)).collect());
+        let wall = at.elapsed().as_secs_f64();
+        kept += wall;
+        for (&(s, k), tree) in tasks.iter().zip(made) {
+            grown[s][k] = Some(tree);
+        }
+        // Too few trees to keep every thread busy say nothing about the speedup.
+        if threads > 1 && tasks.len() >= 2 * threads {
+            let one_core: f64 = tasks.iter().map(|&(s, _)| tree_time[sets[s].0]).sum();
+            let measured = one_core / wall.max(1e-9);
+            speedup = Some(speedup.map_or(measured, |s: f64| s.max(measured)));
         }
     }
-    // One real fill task: forests of the item's real tree count (the two grown trees repeated:
-    // prediction costs the same whatever the trees' values).
-    let mut out = vec![0f32; block];
-    let forests: Vec<Forest> = (0..prep.fits.len())
-        .map(|_| Forest::from_trees(grown.iter().cycle().take(trees).cloned().collect()))
-        .collect();
-    let fill = serial(&mut || {
-        plan::fill(&ctx, k, &mut out, &prep, &forests, options);
-    });
+    let speedup = speedup.map(|s| s.min(threads as f64));
+    kept += serial_time / speedup.unwrap_or(1.0);
+    let tree_bytes = grown
+        .iter()
+        .flatten()
+        .flatten()
+        .take(4)
+        .map(|t| t.to_bytes().len())
+        .sum::<usize>()
+        .checked_div(grown.iter().flatten().flatten().take(4).count())
+        .unwrap_or(0);
 
-    // Scale to every item by its training rows.
+    // Fill, side by side, with the items' real forests: these blocks are the run's.
+    let mut forests: Vec<Vec<Forest>> = chosen.iter().map(|_| Vec::new()).collect();
+    for (s, trees) in grown.into_iter().enumerate() {
+        let trees = trees.into_iter().map(|t| t.expect("every tree grown")).collect();
+        forests[sets[s].0].push(Forest::from_trees(trees));
+    }
+    let at = Instant::now();
+    let filled: Vec<(FinishedItem, f64)> = pool.install(|| {
+        chosen
+            .par_iter()
+            .zip(prepared.par_iter().zip(forests.par_iter()))
+            .map(|(&i, ((prep, _), forest))| {
+                let mut out = vec![0f32; block];
+                let mut report = None;
+                let t = timed(&mut || {
+                    report = Some(plan::fill(&ctx, i, &mut out, prep, forest, options));
+                });
+                let report = report.expect("just filled");
+                (FinishedItem { item: i, block: out, report }, t)
+            })
+            .collect()
+    });
+    kept += at.elapsed().as_secs_f64();
+
+    // Scale to every other item by its training rows, from each profiled item in turn.
     let rows = |i: usize| observed[i].min(options.max_train).max(2) as f64;
     let n_log_n = |r: f64| r * r.log2().max(1.0);
     let fits = |i: usize| match options.method {
@@ -113,31 +183,55 @@ pub fn profile(
         Method::Auto if observed[i] < CV_BELOW => CV_FOLDS + 1,
         _ => 1,
     };
-    let (rk, fk) = (rows(k), fits(k).max(1) as f64);
+    let measured: Vec<Measured> = chosen
+        .iter()
+        .enumerate()
+        .map(|(j, &i)| Measured {
+            rows: rows(i),
+            fits: fits(i).max(1) as f64,
+            prepare: prepared[j].1,
+            sort: sets
+                .iter()
+                .zip(&trainers)
+                .filter(|((sj, _), _)| *sj == j)
+                .map(|(_, (_, t))| t)
+                .sum(),
+            tree: tree_time[j],
+            fill: filled[j].1,
+        })
+        .collect();
+    let others: Vec<usize> = (0..shape.items).filter(|i| !chosen.contains(i)).collect();
     let mut compute = 0.0;
     let mut tree_tasks = 0u64;
-    for i in 0..shape.items {
+    for &i in &others {
         let f = fits(i) as f64;
         tree_tasks += (fits(i) * trees) as u64;
-        compute += t_prepare * (rows(i) / rk) * (f.max(1.0) / fk);
-        compute += t_tree * trees as f64 * f * n_log_n(rows(i)) / n_log_n(rk);
-        compute += fill;
+        let scaled: f64 = measured
+            .iter()
+            .map(|m| {
+                let by_rows = rows(i) / m.rows;
+                let by_trees = n_log_n(rows(i)) / n_log_n(m.rows);
+                m.prepare * by_rows * f.max(1.0) / m.fits
+                    + (m.sort + m.tree * trees as f64) * by_trees * f / m.fits
+                    + m.fill
+            })
+            .sum();
+        compute += scaled / measured.len() as f64;
     }
-    let prepared_bytes: u64 = (0..shape.items)
-        .map(|i| {
-            (fits(i) as f64
-                * rows(i)
-                * 4.0
-                * (1 + prep.fits.first().map_or(0, |d| d.0.n_features())) as f64) as u64
-        })
+    let n_features =
+        prepared.iter().find_map(|(p, _)| p.fits.first()).map_or(0, |d| d.0.n_features());
+    let prepared_bytes: u64 = others
+        .iter()
+        .map(|&i| (fits(i) as f64 * rows(i) * 4.0 * (1 + n_features) as f64) as u64)
         .sum();
+    let grid_bytes = (shape.len() * 4) as u64;
     let all_blocks = matches!(options.method, Method::Rf | Method::Auto);
-    StageProfile {
+    let profile = StageProfile {
         name,
-        tasks: 2 * shape.items as u64 + tree_tasks,
+        tasks: 2 * others.len() as u64 + tree_tasks,
         compute: Duration::from_secs_f64(compute),
-        thread_speedup: speedup,
-        threads_measured: if speedup == 1.0 { 1 } else { threads },
+        thread_speedup: speedup.unwrap_or(1.0),
+        threads_measured: if speedup.is_some() { threads } else { 1 },
         // Prepared sets back to the coordinator and out to the workers growing their trees,
         // trees back and out again, imputed blocks back; without partner search, each block
         // goes out once to be prepared and once to be filled.
@@ -150,5 +244,50 @@ pub fn profile(
         coordinator: Duration::ZERO,
         floor: Duration::ZERO,
         profiling: started.elapsed(),
+        kept: Duration::from_secs_f64(kept).min(started.elapsed()),
+    };
+    Ok((profile, filled.into_iter().map(|(item, _)| item).collect()))
+}
+
+/// One profiled item's costs (seconds on one core, under the pool's contention for the tasks
+/// timed on it).
+struct Measured {
+    rows: f64,
+    fits: f64,
+    prepare: f64,
+    /// Sorting all its training sets.
+    sort: f64,
+    /// One tree of its first set.
+    tree: f64,
+    fill: f64,
+}
+
+/// `n` items nearest the median number of observed bins (among items with something to learn
+/// from, if any), in item order.
+fn median_items(observed: &[usize], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..observed.len()).filter(|&i| observed[i] >= 2).collect();
+    if order.is_empty() {
+        order = (0..observed.len()).collect();
+    }
+    order.sort_by_key(|&i| (observed[i], i));
+    let n = n.min(order.len());
+    let first = (order.len() / 2).saturating_sub(n / 2).min(order.len() - n);
+    let mut chosen = order[first..first + n].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_items_prefer_learnable_items_around_the_median() {
+        // Items 0 and 4 have nothing to learn from.
+        let observed = [0, 10, 30, 20, 1, 40];
+        assert_eq!(median_items(&observed, 1), vec![2]);
+        assert_eq!(median_items(&observed, 2), vec![2, 3]);
+        assert_eq!(median_items(&observed, 9), vec![1, 2, 3, 5]);
+        assert_eq!(median_items(&[0, 0, 1], 2), vec![0, 1]);
     }
 }

@@ -63,7 +63,8 @@ fn shape_of(s: [usize; 3]) -> GridShape {
     GridShape { items: s[0], admissions: s[1], hours: s[2] }
 }
 
-/// Runs the plan on `pool`. `dest_region`, required over `shm`, is where `dest` lies shared.
+/// Runs the plan for the items `todo` on `pool` (see [`plan::impute`]). `dest_region`,
+/// required over `shm`, is where `dest` lies shared.
 #[allow(clippy::too_many_arguments)]
 pub fn impute(
     pool: &mut ProcessPool,
@@ -74,13 +75,14 @@ pub fn impute(
     first_bin_hour: &[u8],
     item_ids: &[u32],
     options: &ImputeOptions,
+    todo: &[usize],
 ) -> Result<ImputeReport> {
     let shm = pool.transport() == Transport::Shm;
     if shm && (source.region.is_none() || dest_region.is_none()) {
         return Err(Error::Workers("the shm backend needs grids in shared regions".into()));
     }
     let mut report = ImputeReport::default();
-    if shape.is_empty() {
+    if shape.is_empty() || todo.is_empty() {
         return Ok(report);
     }
     let job = ImputeJob {
@@ -105,10 +107,11 @@ pub fn impute(
     };
     let uses_partners = matches!(options.method, Method::Rf | Method::Auto);
 
-    // Stage 1: prepare each item.
+    // Stage 1: prepare each item (task j: item todo[j]).
     let start = Instant::now();
-    let tasks: Vec<RemoteTask<'_>> = (0..shape.items)
-        .map(|i| RemoteTask {
+    let tasks: Vec<RemoteTask<'_>> = todo
+        .iter()
+        .map(|&i| RemoteTask {
             spec: json!(Task::Prepare { item: i }),
             inputs: if uses_partners {
                 grid_inputs(&mut (0..shape.items))
@@ -120,12 +123,11 @@ pub fn impute(
             affinity: i as u64,
         })
         .collect();
-    let mut prepared: Vec<Option<(PrepareMeta, Completion)>> =
-        (0..shape.items).map(|_| None).collect();
-    pool.run(&tasks, |i, done| {
+    let mut prepared: Vec<Option<(PrepareMeta, Completion)>> = todo.iter().map(|_| None).collect();
+    pool.run(&tasks, |j, done| {
         let meta = serde_json::from_value(done.meta.clone())
             .map_err(|e| Error::Workers(format!("bad prepare result: {e}")))?;
-        prepared[i] = Some((meta, done));
+        prepared[j] = Some((meta, done));
         Ok(())
     })?;
     let prepared: Vec<(PrepareMeta, Completion)> =
@@ -137,10 +139,11 @@ pub fn impute(
     let trees = options.trees.unwrap_or_else(|| plan::default_trees(options.method));
     let mut tasks = Vec::new();
     let mut tree_slots = Vec::new();
-    for (i, (meta, done)) in prepared.iter().enumerate() {
+    for (j, (meta, done)) in prepared.iter().enumerate() {
+        let i = todo[j];
         for f in 0..meta.fits {
             for k in 0..trees {
-                tree_slots.push((i, f, k));
+                tree_slots.push((j, f, k));
                 tasks.push(RemoteTask {
                     spec: json!(Task::Train { item: i, fit: f, tree: k }),
                     inputs: vec![(format!("prepared/{i}"), done.as_payload())],
@@ -163,22 +166,23 @@ pub fn impute(
 
     // Stage 3: fill each item's block.
     let start = Instant::now();
-    let mut first_tree = vec![0usize; shape.items + 1];
-    for &(i, _, _) in &tree_slots {
-        first_tree[i + 1] += 1;
+    let mut first_tree = vec![0usize; todo.len() + 1];
+    for &(j, _, _) in &tree_slots {
+        first_tree[j + 1] += 1;
     }
-    for i in 0..shape.items {
-        first_tree[i + 1] += first_tree[i];
+    for j in 0..todo.len() {
+        first_tree[j + 1] += first_tree[j];
     }
     let tasks: Vec<RemoteTask<'_>> = prepared
         .iter()
         .enumerate()
-        .map(|(i, (meta, done))| {
+        .map(|(j, (meta, done))| {
+            let i = todo[j];
             let mut inputs =
                 grid_inputs(&mut std::iter::once(i).chain(meta.partners.iter().copied()));
             inputs.push((format!("prepared/{i}"), done.as_payload()));
             for (t, &(_, f, k)) in
-                tree_slots.iter().enumerate().take(first_tree[i + 1]).skip(first_tree[i])
+                tree_slots.iter().enumerate().take(first_tree[j + 1]).skip(first_tree[j])
             {
                 inputs.push((format!("tree/{i}/{f}/{k}"), grown[t].as_payload()));
             }
@@ -201,9 +205,10 @@ pub fn impute(
             }
         })
         .collect();
-    let mut items: Vec<Option<ItemReport>> = vec![None; shape.items];
+    let mut items: Vec<Option<ItemReport>> = vec![None; todo.len()];
     let block_len = shape.item_block_len();
-    pool.run(&tasks, |i, done| {
+    pool.run(&tasks, |j, done| {
+        let i = todo[j];
         let mut item: ItemReport = serde_json::from_value(done.meta.clone())
             .map_err(|e| Error::Workers(format!("bad fill result: {e}")))?;
         if !shm {
@@ -218,7 +223,7 @@ pub fn impute(
                 .copy_from_slice(&bytes);
         }
         item.item_id = item_ids[i];
-        items[i] = Some(item);
+        items[j] = Some(item);
         Ok(())
     })?;
     report.items = items.into_iter().map(|i| i.expect("every task completed")).collect();

@@ -1,15 +1,15 @@
 //! What sampling an export will cost, measured on its first few megabytes, for `--backend auto`.
 //!
-//! The head of the largest events table is parsed as the real run parses it: serially, then on
-//! a thread pool (the speedup), and its events added to a grid of the real size (the
+//! The head of the largest events table is parsed as the real run parses it, in parts taken
+//! alternately serially and on a thread pool (the speedup), and its events added to a grid of the real size (the
 //! coordinator's share under a process backend, and the page faults every backend pays). Costs
 //! scale with the bytes to parse: the table sizes, gzip ones by the inflation ratio of the head.
 
-use super::accumulate::Accumulator;
+use super::accumulate::{Accumulator, BinEvent};
 use super::{parse_piece, Plan, SampleInputs, SampleOptions};
 use crate::backend::select::StageProfile;
 use crate::error::{Error, Result};
-use crate::grid::{ByteStorage, HeapBytes};
+use crate::grid::{ByteStorage, GridShape, HeapBytes};
 use crate::ingest::columns::Header;
 use crate::ingest::csv_split::{last_record_end, record_start_at_or_after};
 use crate::ingest::events::EventColumns;
@@ -20,9 +20,20 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// Most bytes of the head parsed: 8 pieces, a few tens of milliseconds of work. Smaller exports
-/// get a smaller head (a sixty-fourth of their size on disk, at least 64 KiB), so that profiling
-/// (the head parsed four times) stays a few percent of the sampling.
+/// get a smaller head (a sixty-fourth of their size on disk, at least 192 KiB), so that
+/// profiling (the head parsed once) stays a few percent of the sampling.
 const HEAD_BYTES: usize = 8 * PIECE_BYTES;
+
+/// Parts of the head, timed alternately serially and on the pool (three of each).
+const PARTS: usize = 6;
+
+/// Largest grid the coordinator's share is measured on.
+const APPLY_GRID_BYTES: usize = 8 << 20;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
 /// Profiles sampling `inputs` with `threads` threads for the speedup.
 pub fn profile(
@@ -39,7 +50,7 @@ pub fn profile(
         .collect::<Result<_>>()?;
     let largest = (0..sizes.len()).max_by_key(|&i| sizes[i]).expect("at least one table");
     let path = &inputs.events[largest];
-    let budget = (sizes.iter().sum::<u64>() / 64).clamp(64 << 10, HEAD_BYTES as u64);
+    let budget = (sizes.iter().sum::<u64>() / 64).clamp(192 << 10, HEAD_BYTES as u64);
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
         return Ok(StageProfile {
@@ -52,55 +63,99 @@ pub fn profile(
     let columns = EventColumns::find(&Header::parse(&head.bytes[..header_end]), path)?;
     let body = &head.bytes[header_end..];
     let threads = threads.max(1);
-    let pieces = cut(body, body.len().div_ceil(2 * threads).clamp(1, PIECE_BYTES));
-    if pieces.is_empty() {
+    // The head in PARTS consecutive parts, alternately parsed on this thread and on the pool
+    // (each part cut into one piece per thread): every byte is parsed once, and the serial and
+    // pool timings interleave, so that a moment of noise spoils one timing of several, not a
+    // side. On the pool each piece is timed by the thread that parses it: how much slower a
+    // byte is parsed while the other threads parse too is the contention the speedup comes
+    // from. (The pool's wall time would add the wake-up of its threads, which a run pays once
+    // per batch of up to 64 MiB, and a part of a small head pays in full.)
+    let part_bytes = body.len().div_ceil(PARTS).max(1);
+    let mut parts = cut(body, part_bytes);
+    // A short last part (the cut ends at a record boundary) joins the one before.
+    if parts.len() > 1 && parts.last().is_some_and(|p| p.bytes.len() < part_bytes / 2) {
+        parts.pop();
+        let start =
+            parts.iter().map(|p| p.bytes.len()).sum::<usize>() - parts[parts.len() - 1].bytes.len();
+        let last = parts.len() - 1;
+        parts[last].bytes = &body[start..];
+    }
+    let parts: Vec<Vec<Piece<'_>>> = parts
+        .iter()
+        .map(|part| cut(part.bytes, part.bytes.len().div_ceil(threads).max(1)))
+        .collect();
+    if parts.is_empty() {
         return Ok(StageProfile {
             name: "sample",
             profiling: started.elapsed(),
             ..StageProfile::default()
         });
     }
-
-    let parse_all = |pieces: &[Piece<'_>]| {
-        pieces
-            .par_iter()
-            .map(|p| {
-                parse_piece(p, &columns, &plan, true).map_err(|(line, e)| (line, e.to_string()))
-            })
-            .collect::<Vec<_>>()
+    let parse = |piece: &Piece<'_>| {
+        let at = Instant::now();
+        let parsed =
+            parse_piece(piece, &columns, &plan, true).map_err(|(line, e)| (line, e.to_string()));
+        (parsed, at.elapsed().as_secs_f64() / piece.bytes.len().max(1) as f64)
     };
-    let serial_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(pool_error)?;
-    // Each timing is the better of two (noise only adds time).
-    let at = Instant::now();
-    let parsed = serial_pool.install(|| parse_all(&pieces));
-    let mut parse_serial = at.elapsed();
-    let at = Instant::now();
-    serial_pool.install(|| parse_all(&pieces));
-    parse_serial = parse_serial.min(at.elapsed());
-    let parse_threads = if threads > 1 {
-        let pool =
-            rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(pool_error)?;
-        pool.broadcast(|_| ());
-        let timed = || {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(pool_error)?;
+    pool.broadcast(|_| ());
+    let mut parsed = Vec::new();
+    // Seconds per byte: of whole serial parts, and of single pieces parsed side by side.
+    let (mut serial_rates, mut pool_rates) = (Vec::new(), Vec::new());
+    for (k, part) in parts.iter().enumerate() {
+        if k % 2 == 1 && threads > 1 {
+            let results: Vec<_> = pool.install(|| part.par_iter().map(parse).collect());
+            for (result, per_byte) in results {
+                pool_rates.push(per_byte);
+                parsed.push(result);
+            }
+        } else {
+            let bytes: usize = part.iter().map(|p| p.bytes.len()).sum();
             let at = Instant::now();
-            pool.install(|| parse_all(&pieces));
-            at.elapsed()
-        };
-        timed().min(timed())
+            parsed.extend(part.iter().map(|p| parse(p).0));
+            serial_rates.push(at.elapsed().as_secs_f64() / bytes.max(1) as f64);
+        }
+    }
+    let serial_per_byte = median(&mut serial_rates);
+    let speedup = if pool_rates.is_empty() {
+        1.0
     } else {
-        parse_serial
+        let contended = median(&mut pool_rates).max(1e-15);
+        (threads as f64 * serial_per_byte / contended).min(threads as f64)
     };
+    let parse_serial = Duration::from_secs_f64(serial_per_byte * body.len() as f64);
 
-    // The coordinator's part: adding the events to a grid of the real size.
+    // The coordinator's part: adding the events to a grid. A grid of the real size would cost
+    // its page faults (every backend pays those, in the run); a grid of at most 8 MiB, the
+    // events' bins folded into it, costs what adding them costs.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
     let events: u64 =
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
-    let mut grid = HeapBytes::zeroed(plan.shape.len() * 4);
+    let series_bytes = plan.shape.items * plan.shape.hours * 4;
+    let admissions =
+        (APPLY_GRID_BYTES / series_bytes.max(1)).clamp(1, plan.shape.admissions.max(1));
+    let shape = GridShape { admissions, ..plan.shape };
+    let fold = (admissions * plan.shape.hours) as u64;
+    let folded: Vec<Vec<Vec<BinEvent>>> = parsed
+        .iter()
+        .map(|p| {
+            p.by_item
+                .iter()
+                .map(|events| {
+                    events
+                        .iter()
+                        .map(|e| BinEvent { offset: e.offset % fold, value: e.value })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let mut grid = HeapBytes::zeroed(shape.len() * 4);
     let values: &mut [f32] = bytemuck::cast_slice_mut(grid.bytes_mut());
-    let mut accumulator = Accumulator::new(values, plan.shape);
-    let batches: Vec<_> = parsed.iter().map(|p| p.by_item.as_slice()).collect();
-    // Twice: the first pass pays the grid's first-touch page faults, which every backend pays
-    // once whatever the export's size; the second is the cost that grows with the events.
+    let mut accumulator = Accumulator::new(values, shape);
+    let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
+    let serial_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(pool_error)?;
+    // Twice: the first pass pays the small grid's first-touch page faults.
     serial_pool.install(|| accumulator.add(&batches));
     let at = Instant::now();
     serial_pool.install(|| accumulator.add(&batches));
@@ -126,7 +181,7 @@ pub fn profile(
         name: "sample",
         tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
         compute: scale(parse_serial + apply, by),
-        thread_speedup: parse_serial.as_secs_f64() / parse_threads.as_secs_f64().max(1e-9),
+        thread_speedup: speedup,
         threads_measured: threads,
         // Every byte goes to a worker; 12 bytes per placed event come back.
         pipe_bytes: (total_csv + 12.0 * events as f64 * by) as u64,
@@ -134,6 +189,8 @@ pub fn profile(
         coordinator: scale(apply, by),
         floor: inflate,
         profiling: started.elapsed(),
+        // The head is parsed again by the run.
+        kept: Duration::ZERO,
     })
 }
 

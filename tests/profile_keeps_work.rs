@@ -1,0 +1,56 @@
+//! `--backend auto` imputes a few items completely while it profiles, and the run keeps them.
+//! Whatever backend then runs the rest (threads, or worker processes given only the items left),
+//! the output and the per-item report are those of a plain serial run.
+
+mod common;
+
+use common::*;
+use medimpute::backend::{BackendKind, BackendSpec, Executor};
+use medimpute::impute::profile;
+use medimpute::impute::{ImputeOptions, Method};
+use medimpute::pipeline::{first_bin_hours, impute_file, SourceGrid};
+use std::path::Path;
+
+fn sampled_demo(dir: &Path) -> SourceGrid {
+    let (adm, events) = demo_export();
+    let grid = dir.join("grid.npy");
+    let mut args = sample_args(&adm, &events, &grid);
+    args.extend(["--hours".into(), "96".into()]);
+    let output = medimpute().args(&args).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    SourceGrid::open(&grid).unwrap()
+}
+
+#[test]
+fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
+    // Worker processes are this crate's binary, not the test harness.
+    std::env::set_var("MEDIMPUTE_WORKER_EXE", env!("CARGO_BIN_EXE_medimpute"));
+    let dir = tempfile::tempdir().unwrap();
+    let source = sampled_demo(dir.path());
+    let spec = |kind, workers| BackendSpec { kind, workers, pin: false };
+    for method in [Method::Auto, Method::RfMedlens, Method::Locf] {
+        let options = ImputeOptions { method, trees: Some(6), ..ImputeOptions::default() };
+        let reference = dir.path().join("serial.npy");
+        let mut serial = Executor::start(spec(BackendKind::Serial, 1)).unwrap();
+        let (expected, _) =
+            impute_file(&source, &reference, &options, &mut serial, Vec::new()).unwrap();
+
+        for (kind, workers) in [(BackendKind::Threads, 2), (BackendKind::Pipe, 2)] {
+            let hours = first_bin_hours(&source.axes).unwrap();
+            let grid = &source.grid;
+            let (stage, finished) =
+                profile::profile(grid.values(), grid.shape(), &hours, &options, 2).unwrap();
+            assert_eq!(finished.len(), 2, "{method}: one item per profiling thread");
+            assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
+            assert!(stage.kept <= stage.profiling);
+            let out = dir.path().join(format!("{method}-{kind:?}.npy"));
+            let mut exec = Executor::start(spec(kind, workers)).unwrap();
+            let (report, _) = impute_file(&source, &out, &options, &mut exec, finished).unwrap();
+            assert!(
+                std::fs::read(&out).unwrap() == std::fs::read(&reference).unwrap(),
+                "{method} on {kind:?} with kept items differs from serial"
+            );
+            assert_eq!(report.items, expected.items, "{method} on {kind:?}: per-item report");
+        }
+    }
+}
