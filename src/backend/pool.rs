@@ -99,6 +99,16 @@ impl Completion {
         }
     }
 
+    /// Reads the bulk result in place (the pipe's buffer, or its segment mapped) with `f`.
+    pub fn read<T>(&self, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        match &self.data {
+            TaskData::Inline(bytes) => Ok(f(bytes)),
+            TaskData::Region(region) => map_read(region)
+                .map(|map| f(&map))
+                .map_err(|e| Error::Workers(format!("cannot map a result: {e}"))),
+        }
+    }
+
     /// The bulk result as an input of later tasks, without copying it.
     pub fn as_payload(&self) -> Payload<'_> {
         match &self.data {

@@ -253,8 +253,8 @@ struct Sampler<'a, 'g> {
 }
 
 /// One parsed piece: its events grouped by item, its row counts, its first bad rows.
-struct ParsedPiece {
-    by_item: Vec<Vec<BinEvent>>,
+struct ParsedPiece<E = Vec<Vec<BinEvent>>> {
+    by_item: E,
     rows: RowCounts,
     bad: Vec<(u64, RowError)>,
 }
@@ -290,7 +290,7 @@ impl PieceSink for Sampler<'_, '_> {
                 let result =
                     remote::parse_batch(pool, pieces, &columns, &path, plan.shape.items, |r| {
                         let piece = self.check(r)?;
-                        self.accumulator.add(&[piece.by_item.as_slice()]);
+                        self.accumulator.add_here(&[piece.by_item]);
                         Ok(())
                     });
                 self.pool = Some(pool);
@@ -304,10 +304,10 @@ impl PieceSink for Sampler<'_, '_> {
 
 impl Sampler<'_, '_> {
     /// A parsed piece's rows and skipped bad rows, counted; a malformed row is the error.
-    fn check(
+    fn check<E>(
         &mut self,
-        parsed: std::result::Result<ParsedPiece, (u64, RowError)>,
-    ) -> Result<ParsedPiece> {
+        parsed: std::result::Result<ParsedPiece<E>, (u64, RowError)>,
+    ) -> Result<ParsedPiece<E>> {
         let piece = parsed.map_err(|(line, error)| self.bad_row(line, error))?;
         self.rows.merge(&piece.rows);
         for (line, error) in &piece.bad {

@@ -4,13 +4,14 @@
 //! Over `pipe` a piece's bytes go to the worker over its stdin; over `shm` the worker maps
 //! them itself: from the table file (plain tables are mapped, so the piece is already in the
 //! page cache) or, for gzip and piped tables, from a segment the batch is inflated into. The
-//! parsed events come back over stdout, or in a segment the worker creates.
+//! parsed events come back over stdout, or in a segment the worker creates, which the
+//! coordinator maps and adds to the grid from in place.
 
-use super::accumulate::BinEvent;
+use super::accumulate::EncodedEvents;
 use super::{parse_piece, ParsedPiece, Plan, RowCounts, SampleOptions};
 use crate::backend::region::{remove_segment, segment_region};
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
-use crate::backend::{Payload, ProcessPool, Region, RemoteTask, TaskData, Transport};
+use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, TaskData, Transport};
 use crate::error::{Error, Result, RowError};
 use crate::grid::{ByteStorage, SharedBytes};
 use crate::ingest::events::EventColumns;
@@ -46,14 +47,17 @@ pub fn setup(pool: &mut ProcessPool, admissions: &Path, options: &SampleOptions)
 }
 
 /// Parses a batch of pieces of `table` on the pool, handing each result to `commit` in piece
-/// order as soon as it and all before it are back.
+/// order as soon as it and all before it are back. The events are read where they arrived (a
+/// pipe's buffer, or the worker's segment, mapped when their turn comes), never copied.
 pub(super) fn parse_batch(
     pool: &mut ProcessPool,
     pieces: &[Piece<'_>],
     columns: &EventColumns,
     table: &Path,
     items: usize,
-    mut commit: impl FnMut(std::result::Result<ParsedPiece, (u64, RowError)>) -> Result<()>,
+    mut commit: impl FnMut(
+        std::result::Result<ParsedPiece<EncodedEvents<'_>>, (u64, RowError)>,
+    ) -> Result<()>,
 ) -> Result<()> {
     let shm = pool.transport() == Transport::Shm;
     // Stream pieces over shm: one copy of the batch into a segment the workers map.
@@ -94,27 +98,29 @@ pub(super) fn parse_batch(
             }
         })
         .collect();
-    let mut parsed: Vec<Option<std::result::Result<ParsedPiece, (u64, RowError)>>> =
+    // Results back before their turn wait here, as they came (a segment stays a segment).
+    let mut waiting: Vec<Option<(ParseMeta, Completion)>> =
         (0..pieces.len()).map(|_| None).collect();
     let mut next = 0;
     pool.run(&tasks, |k, done| {
         let meta: ParseMeta = serde_json::from_value(done.meta.clone())
             .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
-        parsed[k] = Some(match meta.fatal {
-            Some((line, message)) => Err((line, RowError::Reported(message))),
-            None => {
-                let by_item = decode_events(&done.bytes()?, items)
-                    .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
-                let bad = meta.bad.into_iter().map(|(l, m)| (l, RowError::Reported(m))).collect();
-                Ok(ParsedPiece { by_item, rows: meta.rows, bad })
+        waiting[k] = Some((meta, done));
+        while let Some((meta, done)) = waiting.get_mut(next).and_then(Option::take) {
+            match meta.fatal {
+                Some((line, message)) => commit(Err((line, RowError::Reported(message))))?,
+                None => done.read(|bytes| {
+                    let events = EncodedEvents::parse(bytes, items)
+                        .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
+                    let bad =
+                        meta.bad.into_iter().map(|(l, m)| (l, RowError::Reported(m))).collect();
+                    commit(Ok(ParsedPiece { by_item: events, rows: meta.rows, bad }))
+                })??,
             }
-        });
-        // Consumed: its segment can go now rather than at the end of the job.
-        if let TaskData::Region(region) = &done.data {
-            remove_segment(region);
-        }
-        while let Some(ready) = parsed.get_mut(next).and_then(Option::take) {
-            commit(ready)?;
+            // Consumed: its segment can go now rather than at the end of the job.
+            if let TaskData::Region(region) = &done.data {
+                remove_segment(region);
+            }
             next += 1;
         }
         Ok(())
@@ -122,46 +128,6 @@ pub(super) fn parse_batch(
     drop(staged);
     debug_assert_eq!(next, pieces.len(), "every piece committed");
     Ok(())
-}
-
-/// Events by item: per item a `u64` count, then (`u64` offset, `f32` value) per event.
-fn encode_events(by_item: &[Vec<BinEvent>]) -> Vec<u8> {
-    let total: usize = by_item.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(8 * by_item.len() + 12 * total);
-    for events in by_item {
-        out.extend_from_slice(&(events.len() as u64).to_le_bytes());
-        for event in events {
-            out.extend_from_slice(&event.offset.to_le_bytes());
-            out.extend_from_slice(&event.value.to_le_bytes());
-        }
-    }
-    out
-}
-
-fn decode_events(bytes: &[u8], items: usize) -> std::result::Result<Vec<Vec<BinEvent>>, String> {
-    let mut at = 0;
-    let mut take = |n: usize| {
-        let part = bytes.get(at..at + n).ok_or("events truncated")?;
-        at += n;
-        Ok::<&[u8], String>(part)
-    };
-    let mut by_item = Vec::with_capacity(items);
-    for _ in 0..items {
-        let n = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
-        let raw = take(n.checked_mul(12).ok_or("events: bad count")?)?;
-        by_item.push(
-            raw.chunks_exact(12)
-                .map(|c| BinEvent {
-                    offset: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                    value: f32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
-                })
-                .collect(),
-        );
-    }
-    if at != bytes.len() {
-        return Err("events: trailing bytes".into());
-    }
-    Ok(by_item)
 }
 
 /// The worker half: the admissions read once per job, then one piece per task.
@@ -201,30 +167,9 @@ impl WorkerJob for SampleWorker {
             Ok(piece) => {
                 let bad = piece.bad.iter().map(|(l, e)| (*l, e.to_string())).collect();
                 let meta = ParseMeta { rows: piece.rows, bad, fatal: None };
-                (meta, encode_events(&piece.by_item))
+                (meta, EncodedEvents::encode(&piece.by_item))
             }
         };
         Ok(TaskResult { meta: json!(meta), bytes })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_round_trip_and_truncation_is_caught() {
-        let by_item = vec![
-            vec![BinEvent { offset: 3, value: 1.5 }, BinEvent { offset: 9, value: -2.0 }],
-            vec![],
-            vec![BinEvent { offset: u64::MAX, value: f32::MAX }],
-        ];
-        let bytes = encode_events(&by_item);
-        let back = decode_events(&bytes, 3).unwrap();
-        assert_eq!(back.len(), 3);
-        assert_eq!((back[0][1].offset, back[0][1].value), (9, -2.0));
-        assert_eq!(back[2][0].offset, u64::MAX);
-        assert!(decode_events(&bytes[..bytes.len() - 1], 3).is_err());
-        assert!(decode_events(&bytes, 2).is_err(), "trailing bytes");
     }
 }
