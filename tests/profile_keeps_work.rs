@@ -35,11 +35,12 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
         let (expected, _) =
             impute_file(&source, &reference, &options, &mut serial, Vec::new()).unwrap();
 
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         for (kind, workers) in [(BackendKind::Threads, 2), (BackendKind::Pipe, 2)] {
             let hours = first_bin_hours(&source.axes).unwrap();
             let grid = &source.grid;
             let (stage, finished) =
-                profile::profile(grid.values(), grid.shape(), &hours, &options, 2).unwrap();
+                profile::profile(grid.values(), grid.shape(), &hours, &options, &pool).unwrap();
             assert_eq!(finished.len(), 2, "{method}: one item per profiling thread");
             assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
             assert!(stage.kept <= stage.profiling);

@@ -28,6 +28,7 @@ pub use protocol::Region;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// How a process backend moves bulk data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -146,11 +147,11 @@ pub fn available_cores() -> usize {
 
 /// A started backend: a thread pool, or worker processes and the coordinator's thread.
 pub enum Executor {
-    Local { spec: BackendSpec, pool: rayon::ThreadPool },
+    Local { spec: BackendSpec, pool: Arc<rayon::ThreadPool> },
     Processes { spec: BackendSpec, pool: Box<ProcessPool>, coordinator: rayon::ThreadPool },
 }
 
-fn thread_pool(threads: usize, pin: bool) -> Result<rayon::ThreadPool> {
+pub(crate) fn thread_pool(threads: usize, pin: bool) -> Result<rayon::ThreadPool> {
     let cores = if pin { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -172,10 +173,10 @@ impl Executor {
         match spec.kind {
             BackendKind::Serial => Ok(Executor::Local {
                 spec: BackendSpec { workers: 1, ..spec },
-                pool: thread_pool(1, spec.pin)?,
+                pool: Arc::new(thread_pool(1, spec.pin)?),
             }),
             BackendKind::Threads => {
-                Ok(Executor::Local { spec, pool: thread_pool(workers, spec.pin)? })
+                Ok(Executor::Local { spec, pool: Arc::new(thread_pool(workers, spec.pin)?) })
             }
             BackendKind::Pipe | BackendKind::Shm => {
                 let transport = spec.kind.transport().expect("a process backend");
@@ -189,6 +190,19 @@ impl Executor {
                 "backend 'auto' is resolved by the selector before anything starts".into(),
             )),
         }
+    }
+
+    /// `spec` on `pool`, already started, when it fits (threads of the pool's size, unpinned):
+    /// `auto` runs on the pool it profiled with rather than starting another.
+    pub fn start_on(spec: BackendSpec, pool: &Arc<rayon::ThreadPool>) -> Result<Self> {
+        let workers = if spec.workers == 0 { available_cores() } else { spec.workers };
+        if spec.kind == BackendKind::Threads && !spec.pin && workers == pool.current_num_threads() {
+            return Ok(Executor::Local {
+                spec: BackendSpec { workers, ..spec },
+                pool: pool.clone(),
+            });
+        }
+        Executor::start(spec)
     }
 
     /// What runs the job.

@@ -25,6 +25,7 @@ use crate::bench::ipc::{checksum, TransferJob};
 use crate::error::Result;
 use crate::grid::SharedBytes;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a stage of a job costs, as measured on a sample of its tasks.
@@ -428,41 +429,62 @@ pub struct SelectorOptions {
 pub struct Selector {
     args: SelectorOptions,
     costs: Option<TransportCosts>,
+    /// The threads every stage is profiled on, started once; a `threads` backend of its size
+    /// runs on it.
+    pool: Option<Arc<rayon::ThreadPool>>,
     /// The choices made, for the closing summary: (stage, choice).
     pub choices: Vec<(&'static str, Choice)>,
 }
 
 impl Selector {
     pub fn new(args: SelectorOptions) -> Self {
-        Selector { args, costs: None, choices: Vec::new() }
+        Selector { args, costs: None, pool: None, choices: Vec::new() }
     }
 
     /// The backend for a stage: the one asked for, or under auto the one the model predicts
-    /// fastest from `profile(threads)`. Keeps `current` when it is already that backend.
+    /// fastest from `profile(pool)`, the stage profiled on a pool of the threads to measure.
+    /// Keeps `current` when it is already that backend.
     pub fn executor_for(
         &mut self,
         current: Option<Executor>,
-        profile: impl FnOnce(usize) -> Result<StageProfile>,
+        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
     ) -> Result<Executor> {
         let spec = self.spec_for(profile)?;
         match current {
             Some(exec) if same(exec.spec(), spec) => Ok(exec),
             other => {
                 drop(other);
-                Executor::start(spec)
+                self.start(spec)
             }
+        }
+    }
+
+    fn start(&self, spec: BackendSpec) -> Result<Executor> {
+        match &self.pool {
+            Some(pool) => Executor::start_on(spec, pool),
+            None => Executor::start(spec),
         }
     }
 
     /// The backend for a stage (see [`Selector::executor_for`]).
     fn spec_for(
         &mut self,
-        profile: impl FnOnce(usize) -> Result<StageProfile>,
+        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
     ) -> Result<BackendSpec> {
         Ok(match self.args.backend {
             BackendKind::Auto => {
                 let target = self.args.target_cores.unwrap_or_else(available_cores).max(1);
-                let stage = profile(target.min(available_cores()))?;
+                let pool = match &self.pool {
+                    Some(pool) => pool.clone(),
+                    None => {
+                        let pool =
+                            Arc::new(super::thread_pool(target.min(available_cores()), false)?);
+                        self.pool.insert(pool).clone()
+                    }
+                };
+                // Every thread started and awake before a profile's clocks run.
+                pool.broadcast(|_| ());
+                let stage = profile(&pool)?;
                 let stages = std::slice::from_ref(&stage);
                 let local = local_best(stages, target);
                 // Measured once per run, and only when processes could win at all.
@@ -490,11 +512,11 @@ impl Selector {
     pub fn switch(
         &mut self,
         exec: &mut Executor,
-        profile: impl FnOnce(usize) -> Result<StageProfile>,
+        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
     ) -> Result<()> {
         let spec = self.spec_for(profile)?;
         if !same(exec.spec(), spec) {
-            *exec = Executor::start(spec)?;
+            *exec = self.start(spec)?;
         }
         Ok(())
     }

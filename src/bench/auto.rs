@@ -315,9 +315,9 @@ impl Job {
             target_cores: Some(target),
             explain: false,
         });
-        let mut exec = selector.executor_for(None, |threads| {
+        let mut exec = selector.executor_for(None, |pool| {
             let at = Instant::now();
-            let profile = sample_profile::profile(&self.inputs, &self.sample, threads);
+            let profile = sample_profile::profile(&self.inputs, &self.sample, pool);
             profiled.push(at.elapsed());
             profile
         })?;
@@ -334,10 +334,10 @@ impl Job {
                 let hours = first_bin_hours(axes)?;
                 let switching = Instant::now();
                 let mut finished = Vec::new();
-                let switched = selector.switch(exec, |threads| {
+                let switched = selector.switch(exec, |pool| {
                     let at = Instant::now();
                     let (profile, items) =
-                        impute_profile::profile(values, shape, &hours, &self.impute, threads)?;
+                        impute_profile::profile(values, shape, &hours, &self.impute, pool)?;
                     profiled.push(at.elapsed());
                     finished = items;
                     Ok(profile)

@@ -78,11 +78,11 @@ pub fn run(args: ImputeCommand) -> Result<()> {
     let mut selector = args.backend.selector();
     // The items the profile imputed (under auto) are the run's: kept, not imputed again.
     let mut finished = Vec::new();
-    let mut exec = selector.executor_for(None, |threads| {
+    let mut exec = selector.executor_for(None, |pool| {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;
         let (profile, items) =
-            profile::profile(grid.values(), grid.shape(), &hours, &options, threads)?;
+            profile::profile(grid.values(), grid.shape(), &hours, &options, pool)?;
         finished = items;
         Ok(profile)
     })?;

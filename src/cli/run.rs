@@ -77,8 +77,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let options = args.impute.options();
     let mut selector = args.backend.selector();
-    let mut exec = selector
-        .executor_for(None, |threads| profile::profile(&inputs, &sample_options, threads))?;
+    let mut exec =
+        selector.executor_for(None, |pool| profile::profile(&inputs, &sample_options, pool))?;
     let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
     let job = run_job(
@@ -94,9 +94,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             let hours = first_bin_hours(axes)?;
             // The items the profile imputed are the run's: kept, not imputed again.
             let mut finished = Vec::new();
-            selector.switch(exec, |threads| {
+            selector.switch(exec, |pool| {
                 let (profile, items) =
-                    impute_profile::profile(values, shape, &hours, &options, threads)?;
+                    impute_profile::profile(values, shape, &hours, &options, pool)?;
                 finished = items;
                 Ok(profile)
             })?;

@@ -70,8 +70,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         skip_bad_rows: args.skip_bad_rows,
     };
     let mut selector = args.backend.selector();
-    let mut exec =
-        selector.executor_for(None, |threads| profile::profile(&inputs, &options, threads))?;
+    let mut exec = selector.executor_for(None, |pool| profile::profile(&inputs, &options, pool))?;
     let bar = report::bytes_bar("sampling");
     let result = sample_to_file(&inputs, &options, &args.out, &mut exec, &bar);
     bar.finish_and_clear();

@@ -18,7 +18,7 @@ use super::features::GridContext;
 use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::forest::{Forest, Trainer, Tree};
 use crate::grid::GridShape;
 use rayon::prelude::*;
@@ -27,14 +27,14 @@ use std::time::{Duration, Instant};
 /// Trees grown serially per profiled item to time one tree on one core.
 const SERIAL_TREES: usize = 2;
 
-/// Profiles imputing `source` with `threads` threads for the speedup. Returns the profile of
-/// the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
+/// Profiles imputing `source`, with the threads of `pool` for the speedup. Returns the profile
+/// of the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
 pub fn profile(
     source: &[f32],
     shape: GridShape,
     first_bin_hour: &[u8],
     options: &ImputeOptions,
-    threads: usize,
+    pool: &rayon::ThreadPool,
 ) -> Result<(StageProfile, Vec<FinishedItem>)> {
     let started = Instant::now();
     let name = "impute";
@@ -42,13 +42,7 @@ pub fn profile(
         let profile = StageProfile { name, profiling: started.elapsed(), ..Default::default() };
         return Ok((profile, Vec::new()));
     }
-    let threads = threads.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start profiling threads: {e}")))?;
-    // Every thread started and awake before any clock runs.
-    pool.broadcast(|_| ());
+    let threads = pool.current_num_threads();
     let block = shape.item_block_len();
     let observed: Vec<usize> = pool.install(|| {
         source.par_chunks(block).map(|b| b.iter().filter(|v| !v.is_nan()).count()).collect()

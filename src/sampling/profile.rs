@@ -20,7 +20,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// Most bytes of the head parsed: 8 pieces, a few tens of milliseconds of work. Smaller exports
-/// get a smaller head (a sixty-fourth of their size on disk, at least 192 KiB), so that
+/// get a smaller head (a sixty-fourth of their size on disk, at least 32 KiB), so that
 /// profiling (the head parsed once) stays a few percent of the sampling.
 const HEAD_BYTES: usize = 8 * PIECE_BYTES;
 
@@ -35,13 +35,14 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Profiles sampling `inputs` with `threads` threads for the speedup.
+/// Profiles sampling `inputs`, with the threads of `pool` for the speedup.
 pub fn profile(
     inputs: &SampleInputs,
     options: &SampleOptions,
-    threads: usize,
+    pool: &rayon::ThreadPool,
 ) -> Result<StageProfile> {
     let started = Instant::now();
+    let threads = pool.current_num_threads();
     let plan = Plan::new(inputs, options)?;
     let sizes: Vec<u64> = inputs
         .events
@@ -50,7 +51,7 @@ pub fn profile(
         .collect::<Result<_>>()?;
     let largest = (0..sizes.len()).max_by_key(|&i| sizes[i]).expect("at least one table");
     let path = &inputs.events[largest];
-    let budget = (sizes.iter().sum::<u64>() / 64).clamp(192 << 10, HEAD_BYTES as u64);
+    let budget = (sizes.iter().sum::<u64>() / 64).clamp(32 << 10, HEAD_BYTES as u64);
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
         return Ok(StageProfile {
@@ -62,7 +63,6 @@ pub fn profile(
     let header_end = record_start_at_or_after(&head.bytes, 0, false);
     let columns = EventColumns::find(&Header::parse(&head.bytes[..header_end]), path)?;
     let body = &head.bytes[header_end..];
-    let threads = threads.max(1);
     // The head in PARTS consecutive parts, alternately parsed on this thread and on the pool
     // (each part cut into one piece per thread): every byte is parsed once, and the serial and
     // pool timings interleave, so that a moment of noise spoils one timing of several, not a
@@ -97,8 +97,6 @@ pub fn profile(
             parse_piece(piece, &columns, &plan, true).map_err(|(line, e)| (line, e.to_string()));
         (parsed, at.elapsed().as_secs_f64() / piece.bytes.len().max(1) as f64)
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(pool_error)?;
-    pool.broadcast(|_| ());
     let mut parsed = Vec::new();
     // Seconds per byte: of whole serial parts, and of single pieces parsed side by side.
     let (mut serial_rates, mut pool_rates) = (Vec::new(), Vec::new());
@@ -154,11 +152,10 @@ pub fn profile(
     let values: &mut [f32] = bytemuck::cast_slice_mut(grid.bytes_mut());
     let mut accumulator = Accumulator::new(values, shape);
     let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
-    let serial_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(pool_error)?;
     // Twice: the first pass pays the small grid's first-touch page faults.
-    serial_pool.install(|| accumulator.add(&batches));
+    accumulator.add_here(&batches);
     let at = Instant::now();
-    serial_pool.install(|| accumulator.add(&batches));
+    accumulator.add_here(&batches);
     let apply = at.elapsed();
     drop(accumulator);
 
@@ -192,10 +189,6 @@ pub fn profile(
         // The head is parsed again by the run.
         kept: Duration::ZERO,
     })
-}
-
-fn pool_error(e: rayon::ThreadPoolBuildError) -> Error {
-    Error::Usage(format!("cannot start profiling threads: {e}"))
 }
 
 fn is_stream(path: &std::path::Path) -> bool {
