@@ -6,8 +6,8 @@
 //!
 //! - the items' prepare tasks, then their training sets' sorting, then their fill tasks run side
 //!   by side, each timed on its own thread;
-//! - two trees of each item are grown serially: a tree's cost on one core (the better of the
-//!   two: the first also warms the caches, and noise only ever adds time);
+//! - the first trees of each item are grown serially: a tree's cost on one core (the mean of
+//!   about 2 ms of trees after the first, which warms the caches);
 //! - the rest of their trees are grown on the pool in two batches; a batch's serial cost (from
 //!   the trees above) over its wall time is the threads' speedup (the better batch counts).
 //!
@@ -24,8 +24,10 @@ use crate::grid::GridShape;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-/// Trees grown serially per profiled item to time one tree on one core.
+/// Trees grown serially per profiled item to time one tree on one core: at least this many,
+/// and after the first, at least `SERIAL_TIME` seconds of them (a tree can take microseconds).
 const SERIAL_TREES: usize = 2;
+const SERIAL_TIME: f64 = 0.002;
 
 /// Profiles imputing `source`, with the threads of `pool` for the speedup. Returns the profile
 /// of the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
@@ -101,13 +103,23 @@ pub fn profile(
     let mut tree_time = vec![0.0f64; chosen.len()];
     let mut serial_time = 0.0;
     for (s, &(j, _)) in sets.iter().enumerate().filter(|(_, &(_, f))| f == 0) {
-        let mut best = f64::INFINITY;
-        for (k, slot) in grown[s].iter_mut().enumerate().take(SERIAL_TREES) {
+        // The first tree warms the caches and is not counted; then trees until SERIAL_TIME
+        // of them, leaving at least half the set to the pool.
+        let mut times = Vec::new();
+        let most = (trees / 2).max(SERIAL_TREES.min(trees));
+        for (k, slot) in grown[s].iter_mut().enumerate().take(most) {
             let t = timed(&mut || *slot = Some(grow(s, k)));
-            best = best.min(t);
             serial_time += t;
+            times.push(t);
+            if times.len() >= SERIAL_TREES && times[1..].iter().sum::<f64>() >= SERIAL_TIME {
+                break;
+            }
         }
-        tree_time[j] = if best.is_finite() { best } else { 0.0 };
+        tree_time[j] = match times.len() {
+            0 => 0.0,
+            1 => times[0],
+            n => times[1..].iter().sum::<f64>() / (n - 1) as f64,
+        };
     }
 
     // The rest on the pool, in two batches of alternate trees (alike in their mix of items).
@@ -170,7 +182,6 @@ pub fn profile(
 
     // Scale to every other item by its training rows, from each profiled item in turn.
     let rows = |i: usize| observed[i].min(options.max_train).max(2) as f64;
-    let n_log_n = |r: f64| r * r.log2().max(1.0);
     let fits = |i: usize| match options.method {
         Method::Locf | Method::Linear => 0,
         _ if observed[i] < 2 => 0,
@@ -200,16 +211,7 @@ pub fn profile(
     for &i in &others {
         let f = fits(i) as f64;
         tree_tasks += (fits(i) * trees) as u64;
-        let scaled: f64 = measured
-            .iter()
-            .map(|m| {
-                let by_rows = rows(i) / m.rows;
-                let by_trees = n_log_n(rows(i)) / n_log_n(m.rows);
-                m.prepare * by_rows * f.max(1.0) / m.fits
-                    + (m.sort + m.tree * trees as f64) * by_trees * f / m.fits
-                    + m.fill
-            })
-            .sum();
+        let scaled: f64 = measured.iter().map(|m| m.scaled_to(rows(i), f, trees)).sum();
         compute += scaled / measured.len() as f64;
     }
     let n_features =
@@ -256,6 +258,20 @@ struct Measured {
     fill: f64,
 }
 
+impl Measured {
+    /// The cost of an item of `rows` training rows and `fits` training sets of `trees` trees,
+    /// scaled from this one: preparing grows with the rows, sorting and growing trees as
+    /// `n log n`, filling is taken as is.
+    fn scaled_to(&self, rows: f64, fits: f64, trees: usize) -> f64 {
+        let n_log_n = |r: f64| r * r.log2().max(1.0);
+        let by_rows = rows / self.rows;
+        let by_trees = n_log_n(rows) / n_log_n(self.rows);
+        self.prepare * by_rows * fits.max(1.0) / self.fits
+            + (self.sort / self.fits + self.tree * trees as f64) * by_trees * fits
+            + self.fill
+    }
+}
+
 /// `n` items nearest the median number of observed bins (among items with something to learn
 /// from, if any), in item order.
 fn median_items(observed: &[usize], n: usize) -> Vec<usize> {
@@ -274,6 +290,22 @@ fn median_items(observed: &[usize], n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_item_like_the_measured_one_costs_what_it_cost() {
+        // 6 training sets of 10 trees: sorting 6 sets took 0.6 s, a tree 0.01 s.
+        let m =
+            Measured { rows: 1000.0, fits: 6.0, prepare: 0.2, sort: 0.6, tree: 0.01, fill: 0.3 };
+        let same = m.scaled_to(1000.0, 6.0, 10);
+        assert!((same - (0.2 + 0.6 + 0.01 * 10.0 * 6.0 + 0.3)).abs() < 1e-12, "{same}");
+        // One set instead of six: a sixth of the preparing, sorting and trees.
+        let one = m.scaled_to(1000.0, 1.0, 10);
+        assert!((one - (0.2 / 6.0 + 0.1 + 0.01 * 10.0 + 0.3)).abs() < 1e-12, "{one}");
+        // Twice the rows: preparing doubles, trees grow a little more than twice.
+        let more = m.scaled_to(2000.0, 6.0, 10) - m.fill;
+        let trees_part = (0.6 + 0.6) * (2000.0 * 2000f64.log2()) / (1000.0 * 1000f64.log2());
+        assert!((more - (0.4 + trees_part)).abs() < 1e-9, "{more}");
+    }
 
     #[test]
     fn median_items_prefer_learnable_items_around_the_median() {
