@@ -90,12 +90,18 @@ pub fn parse_item_list(list: &str) -> Result<Vec<u32>, String> {
     Ok(ids)
 }
 
-/// Maps an `ITEMID` to its row in the grid in O(1): a dense table up to the largest selected id.
+/// Maps an `ITEMID` to its row in the grid in O(1), once per event row: a dense table for ids
+/// below [`DENSE_IDS`] (every MIMIC-III and MIMIC-IV item id is), a hash map for any above, so
+/// that a large id given on the command line does not cost a table of its size.
 #[derive(Clone, Debug)]
 pub struct ItemIndex {
     ids: Vec<u32>,
     slot_of_id: Vec<u16>,
+    beyond: rustc_hash::FxHashMap<u32, u16>,
 }
+
+/// Ids below this are looked up in the dense table (at most 8 MiB of it).
+const DENSE_IDS: u32 = 1 << 22;
 
 impl ItemIndex {
     const NOT_SELECTED: u16 = u16::MAX;
@@ -103,20 +109,28 @@ impl ItemIndex {
     /// Builds the index; `ids` must be free of duplicates and fewer than 65,535.
     pub fn new(ids: Vec<u32>) -> Self {
         assert!(ids.len() < usize::from(Self::NOT_SELECTED), "too many items");
-        let max = ids.iter().copied().max().unwrap_or(0) as usize;
-        let mut slot_of_id = vec![Self::NOT_SELECTED; max + 1];
+        let dense_max = ids.iter().copied().filter(|&id| id < DENSE_IDS).max();
+        let mut slot_of_id = vec![Self::NOT_SELECTED; dense_max.map_or(0, |m| m as usize + 1)];
+        let mut beyond = rustc_hash::FxHashMap::default();
         for (slot, &id) in ids.iter().enumerate() {
-            slot_of_id[id as usize] = slot as u16;
+            if id < DENSE_IDS {
+                slot_of_id[id as usize] = slot as u16;
+            } else {
+                beyond.insert(id, slot as u16);
+            }
         }
-        ItemIndex { ids, slot_of_id }
+        ItemIndex { ids, slot_of_id, beyond }
     }
 
     /// The grid row of `item_id`, or `None` when the item is not selected.
     #[inline]
     pub fn slot(&self, item_id: u64) -> Option<usize> {
-        match self.slot_of_id.get(usize::try_from(item_id).ok()?) {
+        let id = usize::try_from(item_id).ok()?;
+        match self.slot_of_id.get(id) {
             Some(&s) if s != Self::NOT_SELECTED => Some(usize::from(s)),
-            _ => None,
+            Some(_) => None,
+            None if self.beyond.is_empty() => None,
+            None => self.beyond.get(&u32::try_from(item_id).ok()?).map(|&s| usize::from(s)),
         }
     }
 
@@ -166,6 +180,17 @@ mod tests {
         assert_eq!(index.slot(51), Some(2));
         assert_eq!(index.slot(52), None);
         assert_eq!(index.slot(10_000_000), None);
+    }
+
+    #[test]
+    fn large_ids_are_found_without_a_table_of_their_size() {
+        let index = ItemIndex::new(vec![u32::MAX, 211, 99_999_999]);
+        assert_eq!(index.slot(u64::from(u32::MAX)), Some(0));
+        assert_eq!(index.slot(211), Some(1));
+        assert_eq!(index.slot(99_999_999), Some(2));
+        assert_eq!(index.slot(99_999_998), None);
+        assert_eq!(index.slot(u64::MAX), None);
+        assert_eq!(index.slot_of_id.len(), 212, "the dense table stops at the largest small id");
     }
 
     #[test]
