@@ -171,12 +171,15 @@ pub fn sample_in_memory(
     exec: &mut Executor,
     progress: &ProgressBar,
 ) -> Result<(Grid<MemoryBytes>, Axes, SampleReport)> {
+    // The stage's time includes reading the admissions and allocating the grid (a shared
+    // segment's pages are all backed up front, see `grid::shared`).
+    let start = Instant::now();
     let plan = Plan::new(inputs, options)?;
     let shared = exec.spec().kind == BackendKind::Shm;
     let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared)?;
     let mut grid = Grid::create(storage, plan.shape);
     let values = grid.values_mut();
-    let report = match exec.processes() {
+    let mut report = match exec.processes() {
         None => exec.install(|| sample_into(&plan, inputs, options, values, None, progress))?,
         Some((pool, coordinator)) => {
             remote::setup(pool, &inputs.admissions, options)?;
@@ -184,6 +187,7 @@ pub fn sample_in_memory(
                 .install(|| sample_into(&plan, inputs, options, values, Some(pool), progress))?
         }
     };
+    report.elapsed = start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
 }
