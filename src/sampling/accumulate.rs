@@ -58,11 +58,14 @@ impl<'a> EncodedEvents<'a> {
         out
     }
 
-    /// Reads the layout of `bytes` for `items` items, checking that it is whole.
-    pub fn parse(bytes: &'a [u8], items: usize) -> Result<Self, String> {
-        let mut runs = Vec::with_capacity(items);
+    /// Reads the layout of `bytes` for a grid of `shape`, checking that it is whole and that
+    /// every event falls inside its item's block: what a worker wrote is not trusted to index
+    /// the grid.
+    pub fn parse(bytes: &'a [u8], shape: GridShape) -> Result<Self, String> {
+        let block = shape.item_block_len() as u64;
+        let mut runs = Vec::with_capacity(shape.items);
         let mut at = 0usize;
-        for _ in 0..items {
+        for _ in 0..shape.items {
             let count = bytes.get(at..at + 8).ok_or("events truncated")?;
             let n = u64::from_le_bytes(count.try_into().expect("8 bytes"));
             let len = usize::try_from(n)
@@ -71,6 +74,12 @@ impl<'a> EncodedEvents<'a> {
                 .ok_or("events: bad count")?;
             let end = (at + 8).checked_add(len).filter(|&e| e <= bytes.len());
             let end = end.ok_or("events truncated")?;
+            let outside = bytes[at + 8..end]
+                .chunks_exact(EVENT_BYTES)
+                .any(|raw| u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")) >= block);
+            if outside {
+                return Err("events: a bin outside the grid".into());
+            }
             runs.push(at + 8..end);
             at = end;
         }
@@ -197,18 +206,26 @@ mod tests {
             vec![BinEvent { offset: u64::MAX, value: f32::MAX }],
         ];
         let bytes = EncodedEvents::encode(&by_item);
-        let encoded = EncodedEvents::parse(&bytes, 3).unwrap();
+        let shape = |items| GridShape { items, admissions: 1, hours: 10 };
+        assert_eq!(
+            EncodedEvents::parse(&bytes, shape(3)).err().as_deref(),
+            Some("events: a bin outside the grid"),
+            "offset u64::MAX in a block of 10 bins"
+        );
+        let by_item = vec![by_item[0].clone(), vec![], vec![BinEvent { offset: 9, value: 1.0 }]];
+        let bytes = EncodedEvents::encode(&by_item);
+        let encoded = EncodedEvents::parse(&bytes, shape(3)).unwrap();
         for (item, events) in by_item.iter().enumerate() {
             let mut back = Vec::new();
             encoded.for_each_event(item, |e| back.push((e.offset, e.value)));
             let expected: Vec<_> = events.iter().map(|e| (e.offset, e.value)).collect();
             assert_eq!(back, expected, "item {item}");
         }
-        assert!(EncodedEvents::parse(&bytes[..bytes.len() - 1], 3).is_err(), "truncated");
-        assert!(EncodedEvents::parse(&bytes, 2).is_err(), "trailing bytes");
+        assert!(EncodedEvents::parse(&bytes[..bytes.len() - 1], shape(3)).is_err(), "truncated");
+        assert!(EncodedEvents::parse(&bytes, shape(2)).is_err(), "trailing bytes");
         let mut huge = bytes.clone();
         huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(EncodedEvents::parse(&huge, 3).is_err(), "a count past the end");
+        assert!(EncodedEvents::parse(&huge, shape(3)).is_err(), "a count past the end");
     }
 
     #[test]
@@ -236,7 +253,7 @@ mod tests {
         let mut encoded = vec![0.0f32; shape.len()];
         let mut acc = Accumulator::new(&mut encoded, shape);
         for b in &bytes {
-            acc.add_here(&[EncodedEvents::parse(b, 2).unwrap()]);
+            acc.add_here(&[EncodedEvents::parse(b, shape).unwrap()]);
         }
         acc.finish();
         assert_eq!(

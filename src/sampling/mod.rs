@@ -291,12 +291,11 @@ impl PieceSink for Sampler<'_, '_> {
                 // Each piece is added as soon as it and every piece before it are back, while
                 // the workers parse the rest: the coordinator's one thread is not a pause.
                 let path = self.path.clone();
-                let result =
-                    remote::parse_batch(pool, pieces, &columns, &path, plan.shape.items, |r| {
-                        let piece = self.check(r)?;
-                        self.accumulator.add_here(&[piece.by_item]);
-                        Ok(())
-                    });
+                let result = remote::parse_batch(pool, pieces, &columns, &path, plan.shape, |r| {
+                    let piece = self.check(r)?;
+                    self.accumulator.add_here(&[piece.by_item]);
+                    Ok(())
+                });
                 self.pool = Some(pool);
                 result?;
             }

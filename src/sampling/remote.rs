@@ -13,7 +13,7 @@ use crate::backend::region::{remove_segment, segment_region};
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
 use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, TaskData, Transport};
 use crate::error::{Error, Result, RowError};
-use crate::grid::{ByteStorage, SharedBytes};
+use crate::grid::{ByteStorage, GridShape, SharedBytes};
 use crate::ingest::events::EventColumns;
 use crate::ingest::pieces::Piece;
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,7 @@ pub(super) fn parse_batch(
     pieces: &[Piece<'_>],
     columns: &EventColumns,
     table: &Path,
-    items: usize,
+    shape: GridShape,
     mut commit: impl FnMut(
         std::result::Result<ParsedPiece<EncodedEvents<'_>>, (u64, RowError)>,
     ) -> Result<()>,
@@ -110,7 +110,7 @@ pub(super) fn parse_batch(
             match meta.fatal {
                 Some((line, message)) => commit(Err((line, RowError::Reported(message))))?,
                 None => done.read(|bytes| {
-                    let events = EncodedEvents::parse(bytes, items)
+                    let events = EncodedEvents::parse(bytes, shape)
                         .map_err(|e| Error::Workers(format!("bad parse result: {e}")))?;
                     let bad =
                         meta.bad.into_iter().map(|(l, m)| (l, RowError::Reported(m))).collect();
