@@ -127,6 +127,14 @@ pub struct BackendSpec {
     pub pin: bool,
 }
 
+impl BackendSpec {
+    /// This spec with its worker count filled in: 0 means one per core.
+    pub fn resolved(self) -> BackendSpec {
+        let workers = if self.workers == 0 { available_cores() } else { self.workers };
+        BackendSpec { workers, ..self }
+    }
+}
+
 impl fmt::Display for BackendSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
@@ -168,8 +176,8 @@ pub(crate) fn thread_pool(threads: usize, pin: bool) -> Result<rayon::ThreadPool
 impl Executor {
     /// Starts `spec` (`workers` 0 = one per core). `auto` must be resolved before.
     pub fn start(spec: BackendSpec) -> Result<Self> {
-        let workers = if spec.workers == 0 { available_cores() } else { spec.workers };
-        let spec = BackendSpec { workers, ..spec };
+        let spec = spec.resolved();
+        let workers = spec.workers;
         match spec.kind {
             BackendKind::Serial => Ok(Executor::Local {
                 spec: BackendSpec { workers: 1, ..spec },
@@ -195,12 +203,12 @@ impl Executor {
     /// `spec` on `pool`, already started, when it fits (threads of the pool's size, unpinned):
     /// `auto` runs on the pool it profiled with rather than starting another.
     pub fn start_on(spec: BackendSpec, pool: &Arc<rayon::ThreadPool>) -> Result<Self> {
-        let workers = if spec.workers == 0 { available_cores() } else { spec.workers };
-        if spec.kind == BackendKind::Threads && !spec.pin && workers == pool.current_num_threads() {
-            return Ok(Executor::Local {
-                spec: BackendSpec { workers, ..spec },
-                pool: pool.clone(),
-            });
+        let spec = spec.resolved();
+        if spec.kind == BackendKind::Threads
+            && !spec.pin
+            && spec.workers == pool.current_num_threads()
+        {
+            return Ok(Executor::Local { spec, pool: pool.clone() });
         }
         Executor::start(spec)
     }

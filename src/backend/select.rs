@@ -542,10 +542,9 @@ impl Selector {
 
 /// Whether `a` already is `b` (worker count 0 means one per core).
 fn same(a: BackendSpec, b: BackendSpec) -> bool {
-    let workers = |s: BackendSpec| if s.workers == 0 { available_cores() } else { s.workers };
     a.kind == b.kind
         && a.pin == b.pin
-        && (a.kind == BackendKind::Serial || workers(a) == workers(b))
+        && (a.kind == BackendKind::Serial || a.resolved().workers == b.resolved().workers)
 }
 
 #[cfg(test)]
