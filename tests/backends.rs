@@ -111,17 +111,23 @@ fn plain_tables_are_mapped_by_shm_workers_with_the_same_result() {
         let name = path.file_name().unwrap().to_string_lossy().trim_end_matches(".gz").to_string();
         plain.push(write(dir.path(), &name, &text));
     }
-    let mut grids = Vec::new();
+    same_bytes_on_workers_as_serial(dir.path(), |out| sample_args(&adm, &plain, out));
+}
+
+/// Runs `args(out)` with `--backend serial`, `pipe` and `shm` (2 workers), each into its own
+/// output, and checks that both process backends wrote serial's bytes.
+fn same_bytes_on_workers_as_serial(dir: &Path, args: impl Fn(&Path) -> Vec<String>) {
+    let mut outputs = Vec::new();
     for backend in ["serial", "pipe", "shm"] {
-        let out = dir.path().join(format!("{backend}.npy"));
-        let mut args = sample_args(&adm, &plain, &out);
+        let out = dir.join(format!("{backend}.npy"));
+        let mut args = args(&out);
         args.extend(["--backend".into(), backend.into(), "--workers".into(), "2".into()]);
         let output = medimpute().args(&args).output().unwrap();
         assert!(output.status.success(), "{backend}: {}", text(&output));
-        grids.push(std::fs::read(&out).unwrap());
+        outputs.push(std::fs::read(&out).unwrap());
     }
-    assert!(grids[1] == grids[0], "pipe differs from serial");
-    assert!(grids[2] == grids[0], "shm differs from serial");
+    assert!(outputs[1] == outputs[0], "pipe differs from serial");
+    assert!(outputs[2] == outputs[0], "shm differs from serial");
 }
 
 #[test]
@@ -298,27 +304,11 @@ fn impute_on_workers_maps_the_input_grid_file_with_the_same_result() {
     args.extend(["--hours".into(), "96".into()]);
     let output = medimpute().args(&args).output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    let mut outputs = Vec::new();
-    for backend in ["serial", "pipe", "shm"] {
-        let out = dir.path().join(format!("{backend}.npy"));
-        let output = run(&[
-            "impute",
-            "--grid",
-            grid.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--trees",
-            "8",
-            "--backend",
-            backend,
-            "--workers",
-            "2",
-        ]);
-        assert!(output.status.success(), "{backend}: {}", text(&output));
-        outputs.push(std::fs::read(&out).unwrap());
-    }
-    assert!(outputs[1] == outputs[0], "pipe differs from serial");
-    assert!(outputs[2] == outputs[0], "shm differs from serial");
+    same_bytes_on_workers_as_serial(dir.path(), |out| {
+        ["impute", "--grid", grid.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trees", "8"]
+            .map(String::from)
+            .to_vec()
+    });
 }
 
 #[test]
