@@ -146,15 +146,10 @@ pub fn profile(
     }
     let speedup = speedup.map(|s| s.min(threads as f64));
     kept += serial_time / speedup.unwrap_or(1.0);
-    let tree_bytes = grown
-        .iter()
-        .flatten()
-        .flatten()
-        .take(4)
-        .map(|t| t.to_bytes().len())
-        .sum::<usize>()
-        .checked_div(grown.iter().flatten().flatten().take(4).count())
-        .unwrap_or(0);
+    // A tree's size on the wire, from the first few grown.
+    let sizes: Vec<usize> =
+        grown.iter().flatten().flatten().take(4).map(|t| t.to_bytes().len()).collect();
+    let tree_bytes = sizes.iter().sum::<usize>().checked_div(sizes.len()).unwrap_or(0);
 
     // Fill, side by side, with the items' real forests: these blocks are the run's.
     let mut forests: Vec<Vec<Forest>> = chosen.iter().map(|_| Vec::new()).collect();

@@ -52,13 +52,12 @@ pub fn profile(
     let largest = (0..sizes.len()).max_by_key(|&i| sizes[i]).expect("at least one table");
     let path = &inputs.events[largest];
     let budget = (sizes.iter().sum::<u64>() / 64).clamp(32 << 10, HEAD_BYTES as u64);
+    // A head or a body with nothing to parse: nothing to measure.
+    let nothing =
+        || StageProfile { name: "sample", profiling: started.elapsed(), ..StageProfile::default() };
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
-        return Ok(StageProfile {
-            name: "sample",
-            profiling: started.elapsed(),
-            ..StageProfile::default()
-        });
+        return Ok(nothing());
     }
     let header_end = record_start_at_or_after(&head.bytes, 0, false);
     let columns = EventColumns::find(&Header::parse(&head.bytes[..header_end]), path)?;
@@ -74,22 +73,16 @@ pub fn profile(
     let mut parts = cut(body, part_bytes);
     // A short last part (the cut ends at a record boundary) joins the one before.
     if parts.len() > 1 && parts.last().is_some_and(|p| p.bytes.len() < part_bytes / 2) {
-        parts.pop();
-        let start =
-            parts.iter().map(|p| p.bytes.len()).sum::<usize>() - parts[parts.len() - 1].bytes.len();
-        let last = parts.len() - 1;
-        parts[last].bytes = &body[start..];
+        let short = parts.pop().expect("two parts or more").bytes.len();
+        let last = parts.last_mut().expect("one part left");
+        last.bytes = &body[body.len() - short - last.bytes.len()..];
     }
     let parts: Vec<Vec<Piece<'_>>> = parts
         .iter()
         .map(|part| cut(part.bytes, part.bytes.len().div_ceil(threads).max(1)))
         .collect();
     if parts.is_empty() {
-        return Ok(StageProfile {
-            name: "sample",
-            profiling: started.elapsed(),
-            ..StageProfile::default()
-        });
+        return Ok(nothing());
     }
     let parse = |piece: &Piece<'_>| {
         let at = Instant::now();
