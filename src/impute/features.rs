@@ -41,11 +41,41 @@ impl FeatureSet {
     /// observation (MedLens's rule, kept for ours: far from every observation the best guess is
     /// the nearest value, which carrying along gives without a forest's cost).
     pub fn can_predict(&self, series: &[f32], hour: usize) -> bool {
-        let window = match self {
-            FeatureSet::Medlens { window } | FeatureSet::Ours { window, .. } => *window,
-        };
-        let (lo, hi) = bounds(hour, window, series.len());
+        let (lo, hi) = bounds(hour, self.window(), series.len());
         series[lo..hi].iter().any(|v| !v.is_nan())
+    }
+
+    /// Calls `predict(hour)` on every missing bin of `series` the forest predicts (those
+    /// [`FeatureSet::can_predict`] accepts), in order.
+    ///
+    /// One pass with the nearest observations on either side, rather than a scan of the window
+    /// per bin: a mostly empty series of 720 bins cost 49 reads a bin that way, 6% of a run.
+    pub fn for_each_predictable(&self, series: &[f32], mut predict: impl FnMut(usize)) {
+        let window = self.window();
+        let len = series.len();
+        let next_observed = |from: usize| (from..len).find(|&k| !series[k].is_nan()).unwrap_or(len);
+        let mut previous: Option<usize> = None;
+        let mut next = next_observed(0);
+        for hour in 0..len {
+            if next < hour {
+                next = next_observed(hour);
+            }
+            if next == hour {
+                previous = Some(hour);
+                continue;
+            }
+            let near_previous = previous.is_some_and(|p| hour - p <= window);
+            let near_next = next < len && next - hour <= window;
+            if near_previous || near_next {
+                predict(hour);
+            }
+        }
+    }
+
+    fn window(&self) -> usize {
+        match self {
+            FeatureSet::Medlens { window } | FeatureSet::Ours { window, .. } => *window,
+        }
     }
 }
 
@@ -195,6 +225,11 @@ impl WindowStats {
 
 /// The `k` items whose values correlate most (in absolute value) with `item`'s over bins where
 /// both are observed; items sharing fewer than `min_pairs` bins are not candidates.
+///
+/// Only `item`'s observed bins can be shared, and a grid is mostly empty (1.6% of bins
+/// observed on generated exports, less in MIMIC), so each other item is read at those bins
+/// alone rather than over its whole block: the same pairs in the same order, so the same sums,
+/// for a fiftieth of the reads. Scanning both blocks whole was a sixth of a `run`'s time.
 pub fn partners(
     values: &[f32],
     shape: GridShape,
@@ -204,11 +239,15 @@ pub fn partners(
 ) -> Vec<usize> {
     let block = shape.item_block_len();
     let own = &values[item * block..(item + 1) * block];
+    let observed: Vec<u32> =
+        (0..own.len()).filter(|&at| !own[at].is_nan()).map(|at| at as u32).collect();
+    let own_values: Vec<f32> = observed.iter().map(|&at| own[at as usize]).collect();
     let mut scored: Vec<(f64, usize)> = (0..shape.items)
         .filter(|&j| j != item)
         .filter_map(|j| {
             let other = &values[j * block..(j + 1) * block];
-            let corr = pearson(own, other, min_pairs)?;
+            let pairs = observed.iter().zip(&own_values).map(|(&at, &x)| (x, other[at as usize]));
+            let corr = pearson(pairs, min_pairs)?;
             Some((corr.abs(), j))
         })
         .collect();
@@ -217,10 +256,10 @@ pub fn partners(
     scored.into_iter().take(k).map(|(_, j)| j).collect()
 }
 
-/// Pearson correlation over the positions where both are observed.
-fn pearson(a: &[f32], b: &[f32], min_pairs: usize) -> Option<f64> {
+/// Pearson correlation over the pairs where both values are observed.
+fn pearson(pairs: impl Iterator<Item = (f32, f32)>, min_pairs: usize) -> Option<f64> {
     let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0usize, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
+    for (x, y) in pairs {
         if x.is_nan() || y.is_nan() {
             continue;
         }
@@ -256,6 +295,31 @@ mod tests {
         let mut row = vec![0.0; 11];
         ours_row(&series, 2, 2, before[2], after[2], &mut row);
         assert_eq!(&row[..10], &[4.0, 1.0, 2.5, 3.0, 2.0, 1.0, 2.0, 4.0, 2.0, 2.5]);
+    }
+
+    #[test]
+    fn predictable_bins_are_the_missing_ones_can_predict_accepts() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..200 {
+            let len = 1 + case % 60;
+            let density = [0.0, 0.02, 0.1, 0.5, 1.0][case % 5];
+            let series: Vec<f32> =
+                (0..len).map(|h| if rng.gen_bool(density) { h as f32 } else { N }).collect();
+            for window in [0, 1, 3, 12] {
+                for set in [
+                    FeatureSet::Medlens { window },
+                    FeatureSet::Ours { window, partners: Vec::new() },
+                ] {
+                    let expected: Vec<usize> = (0..len)
+                        .filter(|&h| series[h].is_nan() && set.can_predict(&series, h))
+                        .collect();
+                    let mut got = Vec::new();
+                    set.for_each_predictable(&series, |h| got.push(h));
+                    assert_eq!(got, expected, "{series:?} window {window}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -371,7 +371,7 @@ impl WorkerJob for ImputeWorker {
                 let ctx = self.context(values);
                 let prep = decode_prepared(
                     blobs.get(&format!("prepared/{item}"))?,
-                    plan::item_block(values, shape, item),
+                    shape.item_block_len(),
                     shape.hours,
                 )?;
                 let block_len = shape.item_block_len();
@@ -402,9 +402,9 @@ impl WorkerJob for ImputeWorker {
     }
 }
 
-// A prepared item in bytes: raw little-endian arrays behind a few counts. Folds carry only
-// their hidden bins: the masked block is rebuilt from the source grid, which the filling worker
-// has anyway, instead of moving a copy of the block per fold.
+// A prepared item in bytes: raw little-endian arrays behind a few counts. Folds are their
+// hidden bins: the filling worker hides them in its copy of the item's block from the source
+// grid, which it has anyway.
 //
 //   b"MIPR"  set: u32 (0 none, 1 medlens, 2 ours)  window: u32  n_partners: u32  partners: u32..
 //   n_fits: u32, then per fit: rows: u32, width: u32, columns: f32[rows*width], targets: f32[rows]
@@ -508,10 +508,10 @@ fn decode_fit(bytes: &[u8], fit: usize) -> Result<(Dataset, Vec<f32>), String> {
     read_fit(&mut r)
 }
 
-/// What a fill task needs of a prepared item: its feature set and folds (`block` is the item's
-/// source block, from which the folds' masked blocks are rebuilt). The training sets are
-/// skipped, not copied: filling never reads them.
-fn decode_prepared(bytes: &[u8], block: &[f32], hours: usize) -> Result<Prepared, String> {
+/// What a fill task needs of a prepared item: its feature set and folds (whose bins must lie
+/// in a block of `block_len` values). The training sets are skipped, not copied: filling never
+/// reads them.
+fn decode_prepared(bytes: &[u8], block_len: usize, hours: usize) -> Result<Prepared, String> {
     let (mut r, set) = read_header(bytes)?;
     for _ in 0..r.u32()? {
         let (rows, width) = (r.u32()? as usize, r.u32()? as usize);
@@ -522,15 +522,15 @@ fn decode_prepared(bytes: &[u8], block: &[f32], hours: usize) -> Result<Prepared
     let mut folds = Vec::new();
     for _ in 0..r.u32()? {
         let n = r.u32()? as usize;
-        let mut bins: Vec<(Bin, f32)> = Vec::with_capacity(n.min(block.len()));
-        let mut masked = block.to_vec();
+        let mut bins: Vec<(Bin, f32)> = Vec::with_capacity(n.min(block_len));
         for _ in 0..n {
             let (a, h, v) = (r.u32()?, r.u32()?, f32::from_bits(r.u32()?));
-            let at = a as usize * hours + h as usize;
-            *masked.get_mut(at).ok_or("prepared item: fold bin outside the block")? = f32::NAN;
+            if h as usize >= hours || a as usize * hours + h as usize >= block_len {
+                return Err("prepared item: fold bin outside the block".into());
+            }
             bins.push(((a, h), v));
         }
-        folds.push(Fold { bins, masked });
+        folds.push(Fold { bins });
     }
     if r.at != bytes.len() {
         return Err("prepared item: trailing bytes".into());
@@ -543,7 +543,7 @@ mod tests {
     use super::*;
 
     /// A prepared item from a small grid with a pattern the forest can learn.
-    fn prepared() -> (Vec<f32>, GridShape, Prepared) {
+    fn prepared() -> (GridShape, Prepared) {
         let shape = GridShape { items: 2, admissions: 4, hours: 48 };
         let values: Vec<f32> =
             (0..shape.len()).map(|k| if k % 3 == 0 { (k % 97) as f32 } else { f32::NAN }).collect();
@@ -552,12 +552,12 @@ mod tests {
         let options = ImputeOptions { method: Method::Auto, ..ImputeOptions::default() };
         let prep = plan::prepare(&ctx, 1, &options);
         assert!(prep.fits.len() > 1 && !prep.folds.is_empty(), "cross-validated: folds and fits");
-        (values, shape, prep)
+        (shape, prep)
     }
 
     #[test]
     fn prepared_items_round_trip_through_bytes() {
-        let (values, shape, prep) = prepared();
+        let (shape, prep) = prepared();
         let bytes = encode_prepared(&prep);
         for (f, (data, targets)) in prep.fits.iter().enumerate() {
             let (d, t) = decode_fit(&bytes, f).unwrap();
@@ -569,13 +569,10 @@ mod tests {
             assert_eq!(bits(&t), bits(targets));
         }
         assert!(decode_fit(&bytes, prep.fits.len()).is_err(), "no such training set");
-        let block = plan::item_block(&values, shape, 1);
-        let back = decode_prepared(&bytes, block, shape.hours).unwrap();
+        let back = decode_prepared(&bytes, shape.item_block_len(), shape.hours).unwrap();
         assert_eq!(back.folds.len(), prep.folds.len());
         for (a, b) in back.folds.iter().zip(&prep.folds) {
             assert_eq!(a.bins, b.bins);
-            let same = a.masked.iter().zip(&b.masked).all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "the masked block is rebuilt exactly");
         }
         assert!(matches!(
             (&back.set, &prep.set),
@@ -586,9 +583,9 @@ mod tests {
 
     #[test]
     fn truncated_or_foreign_bytes_are_errors_not_panics() {
-        let (values, shape, prep) = prepared();
+        let (shape, prep) = prepared();
         let bytes = encode_prepared(&prep);
-        let block = plan::item_block(&values, shape, 1);
+        let block = shape.item_block_len();
         for cut in [0, 3, 10, 40, bytes.len() / 2, bytes.len() - 1] {
             assert!(decode_prepared(&bytes[..cut], block, shape.hours).is_err(), "cut at {cut}");
         }
@@ -603,8 +600,15 @@ mod tests {
         let far = encode_prepared(&Prepared {
             set: None,
             fits: Vec::new(),
-            folds: vec![Fold { bins: vec![((99, 0), 1.0)], masked: Vec::new() }],
+            folds: vec![Fold { bins: vec![((99, 0), 1.0)] }],
         });
         assert!(decode_prepared(&far, block, shape.hours).is_err());
+        // An hour past the series, which would land in the next admission's series.
+        let late = encode_prepared(&Prepared {
+            set: None,
+            fits: Vec::new(),
+            folds: vec![Fold { bins: vec![((0, shape.hours as u32), 1.0)] }],
+        });
+        assert!(decode_prepared(&late, block, shape.hours).is_err());
     }
 }
