@@ -37,7 +37,7 @@ pub struct TaskResult {
 }
 
 /// Builds the worker half of a job from its `Setup` message.
-pub type JobFactory = dyn Fn(&serde_json::Value) -> Result<Box<dyn WorkerJob>, String>;
+pub type JobFactory = dyn Fn(&serde_json::Value) -> Result<Box<dyn WorkerJob>, String> + Sync;
 
 /// The inputs a worker has received for the current job, by id.
 #[derive(Default)]
@@ -131,7 +131,24 @@ impl Fault {
 }
 
 /// Serves tasks on stdin/stdout until stdin closes; returns the exit code.
+///
+/// A worker is one unit of the coordinator's parallelism (`--workers N` means N cores busy), so
+/// its tasks run on one thread: the parallel loops inside tasks (presorting a forest's columns,
+/// predicting in blocks) run inline, as they do nested in the `threads` backend's pool. On
+/// rayon's global pool they would start a thread per core in every worker: on 2 cores, two
+/// workers ran six threads, which spun (33,000 `sched_yield` calls in one run) against the
+/// workers' own compute.
 pub fn serve(transport: Transport, coordinator: u32, index: usize, jobs: &JobFactory) -> i32 {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(one) => one.install(|| serve_tasks(transport, coordinator, index, jobs)),
+        Err(error) => {
+            eprintln!("medimpute worker {}: cannot start its thread: {error}", std::process::id());
+            1
+        }
+    }
+}
+
+fn serve_tasks(transport: Transport, coordinator: u32, index: usize, jobs: &JobFactory) -> i32 {
     let stdin = std::io::stdin();
     let mut input = BufReader::with_capacity(1 << 20, stdin.lock());
     // SAFETY: fd 1 is this process's stdout, used by nothing else in a worker; wrapping it

@@ -54,7 +54,12 @@ impl WorkerJob for TransferWorker {
         _output: Option<&mut [u8]>,
     ) -> std::result::Result<TaskResult, String> {
         let sum = checksum(blobs.get("data")?);
-        Ok(TaskResult { meta: serde_json::json!({ "sum": sum }), bytes: Vec::new() })
+        // The threads a task's parallel loops would use, reported for the tests.
+        let threads = rayon::current_num_threads();
+        Ok(TaskResult {
+            meta: serde_json::json!({ "sum": sum, "threads": threads }),
+            bytes: Vec::new(),
+        })
     }
 }
 
