@@ -30,16 +30,43 @@ fn segment_error(id: &str, error: shared_memory::ShmemError) -> Error {
 /// cost this project's VM 0.7-2.8 s, on the coordinator, against 0.5 s for one populate call
 /// (docs/RESULTS.md, section 2). Kernels before 5.14 refuse the advice; pages then come as
 /// they are touched, as before.
+///
+/// Most of the call's time is the kernel zeroing pages, which parallelizes: the range is cut
+/// into one part per core (parts of at least [`POPULATE_PART`]), each advised on its own
+/// thread. For 907 MB on 2 cores: 0.30 s on two threads against 0.50-0.85 s on one
+/// (`madvise` timed from Python, 2 runs each).
 fn populate(shmem: &Shmem, len: usize) {
     if len == 0 {
         return;
     }
-    // SAFETY: the range is exactly this process's fresh mapping of the segment; the advice
-    // only allocates and maps its pages (zero-filled), it changes no contents.
-    unsafe {
-        libc::madvise(shmem.as_ptr().cast(), len, libc::MADV_POPULATE_WRITE);
-    }
+    const PAGE: usize = 4096;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = len.div_ceil(POPULATE_PART).clamp(1, cores);
+    let part = len.div_ceil(parts).next_multiple_of(PAGE);
+    let base = shmem.as_ptr() as usize;
+    let advise = |start: usize| {
+        let end = (start + part).min(len);
+        // SAFETY: the range lies inside this process's fresh mapping of the segment (`start`
+        // is page-aligned, as the mapping is); the advice only allocates and maps its pages
+        // (zero-filled), it changes no contents.
+        unsafe {
+            libc::madvise(
+                (base + start) as *mut libc::c_void,
+                end - start,
+                libc::MADV_POPULATE_WRITE,
+            );
+        }
+    };
+    std::thread::scope(|scope| {
+        for start in (part..len).step_by(part) {
+            scope.spawn(move || advise(start));
+        }
+        advise(0);
+    });
 }
+
+/// The smallest part of a segment worth a thread of its own when populating it.
+const POPULATE_PART: usize = 64 << 20;
 
 impl SharedBytes {
     /// Creates a zero-filled segment of `len` bytes, owned by this process.
@@ -136,5 +163,33 @@ mod tests {
             "the owner's drop removes the segment"
         );
         assert!(SharedBytes::open(&name, 1).is_err());
+    }
+
+    #[test]
+    fn a_segment_populated_in_parts_is_zero_filled_and_resident_to_its_last_byte() {
+        // Three parts' worth and a page more: the last part is short, and on two or more
+        // cores parts are advised on threads of their own.
+        let len = 3 * POPULATE_PART + 4096 + 100;
+        let mut segment = SharedBytes::create(len).unwrap();
+        let resident_kb = |name: &str| -> u64 {
+            // The segment's pages in this process's memory map (Rss of its mapping).
+            let maps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+            let mut in_segment = false;
+            for line in maps.lines() {
+                if line.contains("/dev/shm/") || line.contains(" /") {
+                    in_segment = line.contains(name);
+                } else if in_segment && line.starts_with("Rss:") {
+                    return line.split_whitespace().nth(1).unwrap().parse().unwrap();
+                }
+            }
+            0
+        };
+        let name = segment.os_id().to_string();
+        assert!(resident_kb(&name) >= (len / 1024) as u64, "every page backed before use");
+        let bytes = segment.bytes_mut();
+        assert_eq!(bytes.len(), len);
+        assert!(bytes.iter().step_by(4093).all(|&b| b == 0) && bytes[len - 1] == 0);
+        bytes[len - 1] = 9;
+        assert_eq!(segment.bytes()[len - 1], 9);
     }
 }
