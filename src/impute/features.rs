@@ -239,14 +239,13 @@ pub fn partners(
 ) -> Vec<usize> {
     let block = shape.item_block_len();
     let own = &values[item * block..(item + 1) * block];
-    let observed: Vec<u32> =
-        (0..own.len()).filter(|&at| !own[at].is_nan()).map(|at| at as u32).collect();
-    let own_values: Vec<f32> = observed.iter().map(|&at| own[at as usize]).collect();
+    let observed: Vec<usize> = (0..own.len()).filter(|&at| !own[at].is_nan()).collect();
+    let own_values: Vec<f32> = observed.iter().map(|&at| own[at]).collect();
     let mut scored: Vec<(f64, usize)> = (0..shape.items)
         .filter(|&j| j != item)
         .filter_map(|j| {
             let other = &values[j * block..(j + 1) * block];
-            let pairs = observed.iter().zip(&own_values).map(|(&at, &x)| (x, other[at as usize]));
+            let pairs = observed.iter().zip(&own_values).map(|(&at, &x)| (x, other[at]));
             let corr = pearson(pairs, min_pairs)?;
             Some((corr.abs(), j))
         })

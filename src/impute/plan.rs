@@ -63,11 +63,11 @@ pub(super) const CV_FOLDS: usize = 5;
 
 /// Held-out bins of one validation fold, in (admission, hour) order, with their true values.
 ///
-/// The item's block with them hidden is made when needed by [`Fold::hide`] on a copy of the
-/// block that one item's folds share, and undone by [`Fold::restore`]: a masked copy per fold,
-/// kept from the prepare stage to the fill stage, held five blocks per cross-validated item
-/// (12 MB each on a 4,000-admission export) and made the allocator hand out fresh zeroed pages
-/// for every one.
+/// The item's block with them hidden is made when needed, by [`Fold::hide`] on one copy of the
+/// block that all of an item's folds share, and undone by [`Fold::restore`]. (A masked copy
+/// per fold, kept from the prepare stage to the fill stage, held five blocks per
+/// cross-validated item, 12 MB each on a 4,000-admission export, and cost fresh zeroed pages
+/// for every one.)
 pub(super) struct Fold {
     pub(super) bins: Vec<(Bin, f32)>,
 }
