@@ -9,7 +9,7 @@ use crate::backend::region::segment_region;
 use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
+use crate::grid::{write_observed_mask, Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
 use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{ImputeOptions, ImputeReport};
@@ -245,13 +245,9 @@ pub fn impute_to_file(
     let done = std::mem::take(&mut report.items);
     report.items = plan::merge_reports(&todo, done, finished, &axes.items);
     cancel::check()?;
-    let mask: Vec<u8> = source.iter().map(|v| u8::from(!v.is_nan())).collect();
-    let mask = ndarray::Array3::from_shape_vec((shape.items, shape.admissions, shape.hours), mask)
-        .expect("mask has the grid's shape");
+    // Worker processes are idle by now: the mask is written on as many threads as they were.
     let mask_path = observed_path(out);
-    let mut mask_file = output::temp_beside(&mask_path)?;
-    ndarray_npy::WriteNpyExt::write_npy(&mask, std::io::BufWriter::new(mask_file.as_file_mut()))
-        .map_err(|e| Error::output(&mask_path, std::io::Error::other(e)))?;
+    let mask_file = write_observed_mask(source, shape, &mask_path, exec.spec().workers)?;
     let axes_path = Axes::path_for(out);
     let axes_file = output::write_staged(&axes_path, axes.to_json().as_bytes())?;
     cancel::check()?;

@@ -291,7 +291,6 @@ impl Job<'_> {
     }
 }
 
-/// Removes a grid and the files written beside it, if there.
 /// The whole `run` job on a fixed backend, quietly: seconds from starting the backend (worker
 /// processes included) to stopping it, which are part of what a user waits for.
 pub(crate) fn time_job(
@@ -318,6 +317,7 @@ pub(crate) fn time_job(
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// Removes a grid and the files written beside it, if there.
 pub(crate) fn remove_grid(path: &Path) {
     for p in [path.to_path_buf(), Axes::path_for(path), observed_path(path)] {
         let _ = std::fs::remove_file(p);

@@ -12,11 +12,13 @@
 
 mod axes;
 mod npy;
+mod observed;
 mod shared;
 mod storage;
 
 pub use axes::{AdmissionAxis, Axes};
 pub use npy::{npy_header, npy_header_len};
+pub use observed::write_observed_mask;
 pub use shared::{SharedBytes, SEGMENT_PREFIX};
 pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes};
 

@@ -1,4 +1,5 @@
-//! The `.npy` version 1.0 header for a C-order little-endian `float32` 3-d array.
+//! The `.npy` version 1.0 header for a C-order 3-d array: little-endian `float32` (the grid)
+//! or `uint8` (its observed mask).
 //!
 //! Writing is done here because the header must go into storage that is not a file (a heap
 //! buffer, a shared-memory segment) before any data exists; reading is delegated to
@@ -9,24 +10,39 @@ use ndarray_npy::ViewNpyExt;
 
 const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 
+/// The grid's values: little-endian `float32`.
+const GRID_DTYPE: &str = "<f4";
+
+/// The observed mask's flags: `uint8` (numpy writes one-byte types as `|u1`).
+pub const MASK_DTYPE: &str = "|u1";
+
 /// The header's text, before padding.
-fn header_dict(shape: &GridShape) -> String {
+fn header_dict(dtype: &str, shape: &GridShape) -> String {
     format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
+        "{{'descr': '{dtype}', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
         shape.items, shape.admissions, shape.hours
     )
 }
 
 /// Total header length: padded so that the data starts on a 64-byte boundary, as numpy does.
 pub fn npy_header_len(shape: &GridShape) -> usize {
-    let unpadded = MAGIC.len() + 2 + header_dict(shape).len() + 1;
+    typed_header_len(GRID_DTYPE, shape)
+}
+
+fn typed_header_len(dtype: &str, shape: &GridShape) -> usize {
+    let unpadded = MAGIC.len() + 2 + header_dict(dtype, shape).len() + 1;
     unpadded.div_ceil(64) * 64
 }
 
-/// The complete header bytes (magic, version, length, dict, spaces, newline).
+/// The complete header bytes (magic, version, length, dict, spaces, newline) of a grid.
 pub fn npy_header(shape: &GridShape) -> Vec<u8> {
-    let total = npy_header_len(shape);
-    let dict = header_dict(shape);
+    typed_header(GRID_DTYPE, shape)
+}
+
+/// The complete header bytes of an array of `dtype` (a numpy type string) and `shape`.
+pub fn typed_header(dtype: &str, shape: &GridShape) -> Vec<u8> {
+    let total = typed_header_len(dtype, shape);
+    let dict = header_dict(dtype, shape);
     let dict_len = u16::try_from(total - MAGIC.len() - 2).expect("header fits version 1.0");
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);

@@ -1,0 +1,108 @@
+//! The observed mask: `<out>.observed.npy`, a `uint8` grid of the imputed grid's shape saying
+//! which bins were observed (1) and which imputed (0).
+//!
+//! It is written straight from the source grid into its file, mapped, in one part per thread:
+//! no mask of the whole grid is held in memory first, and the kernel's work of backing the
+//! file's new pages is spread over the threads, which fault their own part's pages. For a
+//! 77 x 4,090 x 720 grid (227 MB of flags) on this project's 2-core VM, 2 threads:
+//!
+//! | how | time |
+//! |---|---|
+//! | whole mask in a `Vec`, then one buffered write (before) | 0.63 s |
+//! | one part per thread, chunks written with `pwrite` | 0.49-0.51 s |
+//! | one part per thread, through a shared mapping (this) | 0.21-0.30 s |
+//!
+//! (the phase timed inside `medimpute run --export /tmp/big --backend threads|shm --workers
+//! 2`, 2-4 runs each). `pwrite` gains little because ext4 serializes buffered writes to one
+//! file on the inode's lock (`perf` showed the second thread spinning in
+//! `rwsem_spin_on_owner`); page faults on a mapping take no such lock.
+
+use super::npy::{typed_header, MASK_DTYPE};
+use super::GridShape;
+use crate::error::{Error, Result};
+use std::path::Path;
+use tempfile::NamedTempFile;
+
+/// The smallest part worth a thread of its own.
+const PART_MIN: usize = 1 << 20;
+
+/// The flag of one value: observed (1) unless NaN.
+#[inline]
+fn flag(value: f32) -> u8 {
+    u8::from(!value.is_nan())
+}
+
+/// Writes the observed mask of `values` (a grid of `shape`) as a complete `.npy` file under a
+/// temporary name beside `destination`, on up to `threads` threads, and returns it
+/// unpersisted so that it is committed together with the grid.
+pub fn write_observed_mask(
+    values: &[f32],
+    shape: GridShape,
+    destination: &Path,
+    threads: usize,
+) -> Result<NamedTempFile> {
+    assert_eq!(values.len(), shape.len(), "values and shape disagree");
+    let out_err = |e| Error::output(destination, e);
+    let file = crate::output::temp_beside(destination)?;
+    let header = typed_header(MASK_DTYPE, &shape);
+    file.as_file().set_len((header.len() + values.len()) as u64).map_err(out_err)?;
+    // SAFETY: the file is ours alone: freshly created under a random name, not shared.
+    let mut map = unsafe { memmap2::MmapMut::map_mut(file.as_file()) }.map_err(out_err)?;
+    let (head, flags) = map.split_at_mut(header.len());
+    head.copy_from_slice(&header);
+    let parts = threads.clamp(1, values.len().div_ceil(PART_MIN).max(1));
+    let part = values.len().div_ceil(parts).max(1);
+    std::thread::scope(|scope| {
+        for (flags, values) in flags.chunks_mut(part).zip(values.chunks(part)) {
+            scope.spawn(move || {
+                for (f, &v) in flags.iter_mut().zip(values) {
+                    *f = flag(v);
+                }
+            });
+        }
+    });
+    // Unmapped here; the pages reach the file on the kernel's schedule, as a `write`'s would.
+    drop(map);
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray_npy::ReadNpyExt;
+
+    /// A grid with NaNs all through it.
+    fn values(len: usize) -> Vec<f32> {
+        (0..len).map(|i| if i % 7 == 0 || i % 1000 == 999 { f32::NAN } else { i as f32 }).collect()
+    }
+
+    #[test]
+    fn the_mask_numpy_reads_flags_every_value_whatever_the_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three minimal parts and a bit: with 2, 3 and 8 threads, parts end inside the data.
+        let shape = GridShape { items: 3, admissions: 7, hours: (3 * PART_MIN + 4096) / 21 + 1 };
+        let values = values(shape.len());
+        let expected: Vec<u8> = values.iter().map(|&v| u8::from(!v.is_nan())).collect();
+        for threads in [1, 2, 3, 8] {
+            let path = dir.path().join(format!("mask{threads}.npy"));
+            let staged = write_observed_mask(&values, shape, &path, threads).unwrap();
+            assert!(!path.exists(), "nothing at the destination before it is persisted");
+            crate::output::persist(staged, &path).unwrap();
+            let mask = ndarray::Array3::<u8>::read_npy(std::fs::File::open(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{threads} threads: {e}"));
+            assert_eq!(mask.dim(), (shape.items, shape.admissions, shape.hours));
+            assert!(mask.as_slice().unwrap() == expected, "{threads} threads: wrong flags");
+        }
+    }
+
+    #[test]
+    fn an_empty_grid_gets_a_header_and_no_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = GridShape { items: 0, admissions: 5, hours: 720 };
+        let path = dir.path().join("empty.npy");
+        let staged = write_observed_mask(&[], shape, &path, 4).unwrap();
+        crate::output::persist(staged, &path).unwrap();
+        let mask = ndarray::Array3::<u8>::read_npy(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(mask.dim(), (0, 5, 720));
+    }
+}
