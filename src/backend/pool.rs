@@ -18,7 +18,7 @@
 use super::protocol::{
     read_frame_from_pipe, write_frame, BlobMessage, Frame, FrameError, FromWorker, Region, ToWorker,
 };
-use super::region::{map_read, remove_results};
+use super::region::{map_read, remove_results, remove_segment};
 use super::Transport;
 use crate::cancel;
 use crate::error::{Error, Result};
@@ -84,7 +84,8 @@ pub struct Completion {
 pub enum TaskData {
     /// Came over the pipe (possibly empty).
     Inline(Vec<u8>),
-    /// In a segment the worker created; the pool removes it when the job ends.
+    /// In a segment the worker created; removed by [`Completion::discard`], or by the pool
+    /// when the job ends.
     Region(Region),
 }
 
@@ -106,6 +107,15 @@ impl Completion {
             TaskData::Region(region) => map_read(region)
                 .map(|map| f(&map))
                 .map_err(|e| Error::Workers(format!("cannot map a result: {e}"))),
+        }
+    }
+
+    /// Removes the result's segment, if it has one, once no task will read it again (a failed
+    /// task is re-run, so only after the tasks that read it have completed). Inline results
+    /// are left to their owner.
+    pub fn discard(&self) {
+        if let TaskData::Region(region) = &self.data {
+            remove_segment(region);
         }
     }
 

@@ -181,11 +181,14 @@ pub fn impute(
             let mut inputs =
                 grid_inputs(&mut std::iter::once(i).chain(meta.partners.iter().copied()));
             inputs.push((format!("prepared/{i}"), done.as_payload()));
-            for (t, &(_, f, k)) in
-                tree_slots.iter().enumerate().take(first_tree[j + 1]).skip(first_tree[j])
-            {
-                inputs.push((format!("tree/{i}/{f}/{k}"), grown[t].as_payload()));
-            }
+            // The trees serve this task alone: dropped by the worker after it (a worker that
+            // kept every tree it was sent would map thousands of segments by the end).
+            let scratch = (first_tree[j]..first_tree[j + 1])
+                .map(|t| {
+                    let (_, f, k) = tree_slots[t];
+                    (format!("tree/{i}/{f}/{k}"), grown[t].as_payload())
+                })
+                .collect();
             let output = dest_region.as_ref().filter(|_| shm).map(|region| Region {
                 offset: region.offset + (i * block_bytes) as u64,
                 len: block_bytes as u64,
@@ -199,7 +202,7 @@ pub fn impute(
                     fits: meta.fits
                 }),
                 inputs,
-                scratch: Vec::new(),
+                scratch,
                 output,
                 affinity: i as u64,
             }
@@ -224,6 +227,9 @@ pub fn impute(
         }
         item.item_id = item_ids[i];
         items[j] = Some(item);
+        // Its trees are spent: their segments go now, not when the job ends, so that shared
+        // memory holds the trees of the items still to fill, not of every item.
+        grown[first_tree[j]..first_tree[j + 1]].iter().for_each(Completion::discard);
         Ok(())
     })?;
     report.items = items.into_iter().map(|i| i.expect("every task completed")).collect();
