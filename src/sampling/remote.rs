@@ -9,9 +9,9 @@
 
 use super::accumulate::EncodedEvents;
 use super::{parse_piece, ParsedPiece, Plan, RowCounts, SampleOptions};
-use crate::backend::region::{remove_segment, segment_region};
+use crate::backend::region::segment_region;
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
-use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, TaskData, Transport};
+use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, Transport};
 use crate::error::{Error, Result, RowError};
 use crate::grid::{ByteStorage, GridShape, SharedBytes};
 use crate::ingest::events::EventColumns;
@@ -118,9 +118,7 @@ pub(super) fn parse_batch(
                 })??,
             }
             // Consumed: its segment can go now rather than at the end of the job.
-            if let TaskData::Region(region) = &done.data {
-                remove_segment(region);
-            }
+            done.discard();
             next += 1;
         }
         Ok(())
