@@ -4,6 +4,7 @@
 //! of different units can be averaged: 1.0 is as good as guessing the mean). The overall figure
 //! is the mean over items of that ratio.
 
+use super::features::observed_positions;
 use super::plan::{all_items, impute, rmse, rng_for, PURPOSE_EVALUATE};
 use super::{ImputeOptions, Method};
 use crate::grid::GridShape;
@@ -111,7 +112,7 @@ pub fn evaluate(
 
 /// Hides a seeded share of a block's observed bins; returns their offsets, ascending.
 fn hide(block: &mut [f32], item: usize, fraction: f64, seed: u64) -> Vec<usize> {
-    let observed: Vec<usize> = (0..block.len()).filter(|&k| !block[k].is_nan()).collect();
+    let observed = observed_positions(block);
     let n = (observed.len() as f64 * fraction).round() as usize;
     let mut rng = rng_for(seed, item, PURPOSE_EVALUATE);
     let mut picked: Vec<usize> = sample(&mut rng, observed.len(), n.min(observed.len()))

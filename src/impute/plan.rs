@@ -239,28 +239,30 @@ pub(super) fn tree_seed(seed: u64, i: usize, fit: usize, k: usize) -> TreeSeed {
 pub(super) fn prepare(ctx: &GridContext<'_>, i: usize, options: &ImputeOptions) -> Prepared {
     let empty = Prepared { set: None, fits: Vec::new(), folds: Vec::new() };
     let window = options.window.unwrap_or_else(|| default_window(options.method));
+    if matches!(options.method, Method::Locf | Method::Linear) {
+        return empty;
+    }
+    let block = item_block(ctx.values, ctx.shape, i);
+    let hours = ctx.shape.hours;
+    // One scan of the block for its observed bins, for the partners and the folds.
+    let positions = features::observed_positions(block);
     let set = match options.method {
-        Method::Locf | Method::Linear => return empty,
-        Method::RfMedlens => FeatureSet::Medlens { window },
         Method::Rf | Method::Auto => FeatureSet::Ours {
             window,
             partners: features::partners(
                 ctx.values,
                 ctx.shape,
                 i,
+                &positions,
                 options.partners,
                 MIN_SHARED_BINS,
             ),
         },
+        Method::RfMedlens => FeatureSet::Medlens { window },
+        Method::Locf | Method::Linear => unreachable!("returned above"),
     };
-    let block = item_block(ctx.values, ctx.shape, i);
-    let hours = ctx.shape.hours;
-    let observed: Vec<Bin> = block
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_nan())
-        .map(|(k, _)| ((k / hours) as u32, (k % hours) as u32))
-        .collect();
+    let observed: Vec<Bin> =
+        positions.iter().map(|&k| ((k / hours) as u32, (k % hours) as u32)).collect();
     if observed.len() < 2 {
         return Prepared { set: Some(set), ..empty };
     }
