@@ -12,12 +12,16 @@
 //! that never depend on where the cuts fell. A stray quote in an unquoted field therefore
 //! swallows the following line breaks, and the row is reported as malformed.
 
+use super::structural::{self, BLOCK};
 use crate::error::RowError;
 
-/// Counts occurrences of `byte`; written as a sum so that it compiles to SIMD compares.
+/// Counts occurrences of `byte`, with the widest vector compares the CPU has (`bytecount`
+/// checks at run time). Cutting a file into pieces counts every byte of it twice (quotes and
+/// line breaks), so this runs at memory speed or it shows: a plain sum widened each byte to a
+/// 64-bit lane and counted at about 1.4 GB/s.
 #[inline]
 pub fn count_byte(bytes: &[u8], byte: u8) -> usize {
-    bytes.iter().map(|&b| usize::from(b == byte)).sum()
+    bytecount::count(bytes, byte)
 }
 
 /// The first record start at or after `from`, given whether `from` lies inside quotes: the
@@ -74,6 +78,9 @@ impl<'a> Records<'a> {
     /// Reads the next non-blank record, filling `fields` with its field spans (start, end) in
     /// `data`, and returns its line number; `None` at the end. A record with an unclosed quote
     /// returns the error and ends the iteration.
+    ///
+    /// The record is scanned a block of 64 bytes at a time ([`structural`]): a block's
+    /// separators outside quotes are bits of one word, and each field costs one step.
     pub fn next_into(
         &mut self,
         fields: &mut Vec<(usize, usize)>,
@@ -86,34 +93,43 @@ impl<'a> Records<'a> {
             fields.clear();
             let line = self.line;
             let mut field_start = self.pos;
-            let mut i = self.pos;
+            // A record's blocks start where it starts: classifying the bytes after a record's
+            // end again with the next record measured cheaper than keeping its block's bits.
+            let mut base = self.pos;
             let mut in_quotes = false;
             let end_of_record = loop {
-                let Some(&b) = data.get(i) else {
+                if base >= data.len() {
                     if in_quotes {
                         self.pos = data.len();
                         return Some(Err((line, RowError::UnterminatedQuote)));
                     }
-                    break i;
-                };
-                if in_quotes {
-                    match b {
-                        b'"' => in_quotes = false,
-                        b'\n' => self.line += 1,
-                        _ => {}
-                    }
-                } else {
-                    match b {
-                        b'"' => in_quotes = true,
-                        b',' => {
-                            fields.push((field_start, i));
-                            field_start = i + 1;
-                        }
-                        b'\n' => break i,
-                        _ => {}
-                    }
+                    break data.len();
                 }
-                i += 1;
+                let bits = match data.get(base..base + BLOCK) {
+                    Some(block) => structural::classify(block.try_into().expect("64 bytes")),
+                    None => structural::classify_tail(&data[base..]),
+                };
+                let carry = if in_quotes { !0 } else { 0 };
+                let quoted = structural::prefix_xor(bits.quote) ^ carry;
+                let breaks = bits.newline & !quoted;
+                // Bits up to and including the record's line break, or the whole block.
+                let within = match breaks & breaks.wrapping_neg() {
+                    0 => !0,
+                    first => first | (first - 1),
+                };
+                self.line += u64::from((bits.newline & quoted & within).count_ones());
+                let mut commas = bits.comma & !quoted & within;
+                while commas != 0 {
+                    let at = base + commas.trailing_zeros() as usize;
+                    fields.push((field_start, at));
+                    field_start = at + 1;
+                    commas &= commas - 1;
+                }
+                if breaks != 0 {
+                    break base + breaks.trailing_zeros() as usize;
+                }
+                in_quotes = quoted >> 63 == 1;
+                base += BLOCK;
             };
             let mut last_end = end_of_record;
             if last_end > field_start && data[last_end - 1] == b'\r' {
@@ -146,6 +162,88 @@ mod tests {
             out.push((line, values));
         }
         out
+    }
+
+    /// Each record's line and field spans, or the line of an unterminated quote.
+    type Split = Vec<Result<(u64, Vec<(usize, usize)>), u64>>;
+
+    /// The byte-at-a-time tokenizer the block scanner replaced: the reference it must agree with.
+    fn reference(data: &[u8], first_line: u64) -> Split {
+        let (mut out, mut pos, mut line) = (Vec::new(), 0, first_line);
+        while pos < data.len() {
+            let (start_line, mut fields, mut field_start) = (line, Vec::new(), pos);
+            let (mut i, mut in_quotes) = (pos, false);
+            let end = loop {
+                let Some(&b) = data.get(i) else {
+                    if in_quotes {
+                        out.push(Err(start_line));
+                        return out;
+                    }
+                    break i;
+                };
+                match (in_quotes, b) {
+                    (_, b'"') => in_quotes = !in_quotes,
+                    (true, b'\n') => line += 1,
+                    (false, b',') => {
+                        fields.push((field_start, i));
+                        field_start = i + 1;
+                    }
+                    (false, b'\n') => break i,
+                    _ => {}
+                }
+                i += 1;
+            };
+            let last_end = if end > field_start && data[end - 1] == b'\r' { end - 1 } else { end };
+            fields.push((field_start, last_end));
+            pos = end + 1;
+            if end < data.len() {
+                line += 1;
+            }
+            if !(fields.len() == 1 && last_end == field_start) {
+                out.push(Ok((start_line, fields)));
+            }
+        }
+        out
+    }
+
+    fn scanned(data: &[u8], first_line: u64) -> Split {
+        let mut records = Records::new(data, first_line);
+        let (mut fields, mut out) = (Vec::new(), Vec::new());
+        while let Some(r) = records.next_into(&mut fields) {
+            out.push(r.map(|line| (line, fields.clone())).map_err(|(line, _)| line));
+        }
+        out
+    }
+
+    #[test]
+    fn block_scanner_agrees_with_the_byte_loop_across_block_edges() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // Long quoted and unquoted runs put separators, quotes and line breaks on every
+        // position of a 64-byte block, at its edges included.
+        let pieces: [&[u8]; 9] = [
+            b",",
+            b"\"",
+            b"\n",
+            b"\r\n",
+            b"a",
+            b"12.5",
+            b"\"x,\ny\"",
+            b"\"\"",
+            b"abcdefghijklmnopqrstu",
+        ];
+        for case in 0..3_000 {
+            let len = rng.gen_range(0..60);
+            let data: Vec<u8> =
+                (0..len).flat_map(|_| pieces[rng.gen_range(0..pieces.len())].to_vec()).collect();
+            let first_line = rng.gen_range(1..5);
+            assert_eq!(
+                scanned(&data, first_line),
+                reference(&data, first_line),
+                "case {case}: {:?}",
+                String::from_utf8_lossy(&data)
+            );
+        }
     }
 
     #[test]
