@@ -1,9 +1,9 @@
 //! The observed mask: `<out>.observed.npy`, a `uint8` grid of the imputed grid's shape saying
 //! which bins were observed (1) and which imputed (0).
 //!
-//! It is written straight from the source grid into its file, mapped, in one part per thread:
-//! no mask of the whole grid is held in memory first, and the kernel's work of backing the
-//! file's new pages is spread over the threads, which fault their own part's pages. For a
+//! It is written straight from the source grid into its file, mapped, in one part per thread
+//! ([`write_staged_in_parts`]): no mask of the whole grid is held in memory first, and the
+//! kernel's work of backing the file's new pages is spread over the threads. For a
 //! 77 x 4,090 x 720 grid (227 MB of flags) on this project's 2-core VM, 2 threads:
 //!
 //! | how | time |
@@ -13,18 +13,15 @@
 //! | one part per thread, through a shared mapping (this) | 0.21-0.30 s |
 //!
 //! (the phase timed inside `medimpute run --export /tmp/big --backend threads|shm --workers
-//! 2`, 2-4 runs each). `pwrite` gains little because ext4 serializes buffered writes to one
-//! file on the inode's lock (`perf` showed the second thread spinning in
-//! `rwsem_spin_on_owner`); page faults on a mapping take no such lock.
+//! 2`, 2-4 runs each; `perf` showed `pwrite`'s second thread spinning on the file's inode lock
+//! in `rwsem_spin_on_owner`).
 
 use super::npy::{typed_header, MASK_DTYPE};
 use super::GridShape;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::output::write_staged_in_parts;
 use std::path::Path;
 use tempfile::NamedTempFile;
-
-/// The smallest part worth a thread of its own.
-const PART_MIN: usize = 1 << 20;
 
 /// The flag of one value: observed (1) unless NaN.
 #[inline]
@@ -42,28 +39,12 @@ pub fn write_observed_mask(
     threads: usize,
 ) -> Result<NamedTempFile> {
     assert_eq!(values.len(), shape.len(), "values and shape disagree");
-    let out_err = |e| Error::output(destination, e);
-    let file = crate::output::temp_beside(destination)?;
     let header = typed_header(MASK_DTYPE, &shape);
-    file.as_file().set_len((header.len() + values.len()) as u64).map_err(out_err)?;
-    // SAFETY: the file is ours alone: freshly created under a random name, not shared.
-    let mut map = unsafe { memmap2::MmapMut::map_mut(file.as_file()) }.map_err(out_err)?;
-    let (head, flags) = map.split_at_mut(header.len());
-    head.copy_from_slice(&header);
-    let parts = threads.clamp(1, values.len().div_ceil(PART_MIN).max(1));
-    let part = values.len().div_ceil(parts).max(1);
-    std::thread::scope(|scope| {
-        for (flags, values) in flags.chunks_mut(part).zip(values.chunks(part)) {
-            scope.spawn(move || {
-                for (f, &v) in flags.iter_mut().zip(values) {
-                    *f = flag(v);
-                }
-            });
+    write_staged_in_parts(destination, &header, values.len(), threads, |at, flags| {
+        for (f, &v) in flags.iter_mut().zip(&values[at..]) {
+            *f = flag(v);
         }
-    });
-    // Unmapped here; the pages reach the file on the kernel's schedule, as a `write`'s would.
-    drop(map);
-    Ok(file)
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +61,7 @@ mod tests {
     fn the_mask_numpy_reads_flags_every_value_whatever_the_threads() {
         let dir = tempfile::tempdir().unwrap();
         // Three minimal parts and a bit: with 2, 3 and 8 threads, parts end inside the data.
-        let shape = GridShape { items: 3, admissions: 7, hours: (3 * PART_MIN + 4096) / 21 + 1 };
+        let shape = GridShape { items: 3, admissions: 7, hours: (3 * (1 << 20) + 4096) / 21 + 1 };
         let values = values(shape.len());
         let expected: Vec<u8> = values.iter().map(|&v| u8::from(!v.is_nan())).collect();
         for threads in [1, 2, 3, 8] {

@@ -140,11 +140,13 @@ impl Plan {
 
 /// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically.
 ///
-/// The grid is accumulated in memory (huge pages) and written with one sequential write,
-/// rather than in a shared mapping of the output file, whose every first write to a page is a
-/// fault the file system must serve. Whole runs on a 620 MB export with 77 items scaled 1.52x
-/// from 1 to 2 threads with the mapping and 1.62x with this (docs/benchmarks.md); sampling in
-/// memory alone scales 2.05x (criterion), the rest being the write of the file.
+/// The grid is accumulated in memory (huge pages), not in a mapping of the output file, whose
+/// every first write to a page is a fault the file system must serve while events land all
+/// over the grid: whole runs on a 620 MB export with 77 items scaled 1.52x from 1 to 2 threads
+/// with that mapping and 1.62x with one sequential write after (docs/benchmarks.md). The
+/// finished grid is then copied into the mapped file in one part per thread
+/// ([`write_staged_in_parts`](crate::output::write_staged_in_parts)): in order, each thread
+/// faulting its own part's pages.
 pub fn sample_to_file(
     inputs: &SampleInputs,
     options: &SampleOptions,
@@ -153,7 +155,12 @@ pub fn sample_to_file(
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
     let (grid, axes, report) = sample_in_memory(inputs, options, exec, progress)?;
-    let staged_grid = crate::output::write_staged(out, grid.as_npy_bytes())?;
+    let bytes = grid.as_npy_bytes();
+    let threads = exec.spec().workers;
+    let staged_grid =
+        crate::output::write_staged_in_parts(out, &[], bytes.len(), threads, |at, part| {
+            part.copy_from_slice(&bytes[at..at + part.len()]);
+        })?;
     drop(grid);
     let axes_path = Axes::path_for(out);
     let staged_axes = crate::output::write_staged(&axes_path, axes.to_json().as_bytes())?;
