@@ -10,7 +10,9 @@
 //! at any byte a function of the parity of the quotes before it, which is what lets a file be
 //! cut into pieces at record boundaries in parallel ([`record_start_at_or_after`]) with results
 //! that never depend on where the cuts fell. A stray quote in an unquoted field therefore
-//! swallows the following line breaks, and the row is reported as malformed.
+//! swallows the following line breaks, and the row is reported as malformed. The same rule is
+//! what lets [`Records`] find a block's quoted bytes with one prefix XOR of its quote bits
+//! ([`structural`]).
 
 use super::structural::{self, BLOCK};
 use crate::error::RowError;
