@@ -219,8 +219,9 @@ fn garbage_or_truncated_frames_are_detected_and_the_task_rerun() {
     }
 }
 
-/// Starts `sample` on a FIFO the test holds open, so the run is certainly in progress with its
-/// workers up (and, for shm, its grid segment created) when the signal comes.
+/// Starts `run` on a FIFO the test holds open, so the run is certainly in progress with its
+/// workers up (and, for shm, its grid segment created: `run` keeps the sampled grid in one for
+/// the imputation's workers) when the signal comes.
 fn interrupt_with(signal: &str, backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let adm = write(
@@ -232,6 +233,7 @@ fn interrupt_with(signal: &str, backend: &str) {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let out = dir.path().join("grid.npy");
     let mut args = sample_args(&adm, std::slice::from_ref(&fifo), &out);
+    args[0] = "run".into();
     args.extend(["--backend".into(), backend.into(), "--workers".into(), "2".into()]);
     let child =
         medimpute().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

@@ -82,9 +82,12 @@ def contenders_for(args, admissions: str, events: list[str], out: str) -> list[t
     baseline = [sys.executable, os.path.join(ROOT, "tools/medlens_baseline.py")]
     if args.job == "sample":
         return [
-            ("medimpute, 1 thread", [args.medimpute, "sample", *common, "--workers", "1"], args.runs),
+            # The backend is named: under the default (auto), --workers is the selector's.
+            ("medimpute, 1 thread", [args.medimpute, "sample", *common, "--backend", "serial"],
+             args.runs),
             (f"medimpute, {args.threads} threads",
-             [args.medimpute, "sample", *common, "--workers", str(args.threads)], args.runs),
+             [args.medimpute, "sample", *common, "--backend", "threads",
+              "--workers", str(args.threads)], args.runs),
             ("pandas vectorized, p=1",
              [*baseline, "sample", *common, "--vectorized", "-p", "1"], args.runs),
             ("MedLens-style pandas, p=1",
@@ -95,7 +98,7 @@ def contenders_for(args, admissions: str, events: list[str], out: str) -> list[t
     return [
         (f"medimpute run rf-medlens, {p} threads",
          [args.medimpute, "run", *common, *job, "--method", "rf-medlens", "--fill-empty", "zero",
-          "--workers", p], args.runs),
+          "--backend", "threads", "--workers", p], args.runs),
         (f"MedLens-style pandas+sklearn, {p} processes",
          [*baseline, "run", *common, *job, "--executor", "process", "-p", p], args.medlens_runs),
     ]
@@ -121,18 +124,24 @@ def main() -> int:
     admissions, events = find_tables(args.export)
     size = csv_bytes([admissions] + events)
     with tempfile.TemporaryDirectory() as tmp:
+        contenders = [c for c in contenders_for(args, admissions, events, os.path.join(tmp, "g.npy"))
+                      if c[2] > 0]
+        # Rounds over the contenders, one run each, so that a slow spell of this machine
+        # falls on every contender alike rather than on whichever ran then.
+        samples = {name: [] for name, _, _ in contenders}
+        for round_ in range(max((runs for _, _, runs in contenders), default=0)):
+            for name, cmd, runs in contenders:
+                if round_ < runs:
+                    samples[name].append(timed(cmd))
+                    print(f"  {name}: {samples[name][-1][0]:.3f} s", file=sys.stderr)
         results = []
-        for name, cmd, runs in contenders_for(args, admissions, events, os.path.join(tmp, "g.npy")):
-            if runs == 0:
-                continue
-            samples = [timed(cmd) for _ in range(runs)]
-            times = [t for t, _ in samples]
+        for name, cmd, runs in contenders:
+            times = [t for t, _ in samples[name]]
             results.append({
                 "name": name, "runs": runs, "median_s": statistics.median(times),
-                "min_s": min(times), "peak_rss_mb": max(r for _, r in samples) / 1e6,
+                "min_s": min(times), "peak_rss_mb": max(r for _, r in samples[name]) / 1e6,
                 "mb_per_s": size / 1e6 / statistics.median(times), "command": " ".join(cmd),
             })
-            print(f"  {name}: {statistics.median(times):.3f} s", file=sys.stderr)
 
     print(f"export {args.export}: {size / 1e6:.1f} MB of CSV; machine: {os.cpu_count()} cores\n")
     print("| contender | runs | median (s) | MB/s | peak RSS (MB) |")

@@ -228,6 +228,16 @@ impl Executor {
         }
     }
 
+    /// Runs `f` on as many threads as the backend has workers: the pool for `threads`, and for
+    /// a process backend a pool started for the occasion. For the coordinator's work between
+    /// the workers' tasks (summing what they parsed), while the workers wait.
+    pub fn install_wide<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R> {
+        match self {
+            Executor::Local { pool, .. } => Ok(pool.install(f)),
+            Executor::Processes { spec, .. } => Ok(thread_pool(spec.workers, false)?.install(f)),
+        }
+    }
+
     /// The worker processes, for a process backend.
     pub fn processes(&mut self) -> Option<(&mut ProcessPool, &rayon::ThreadPool)> {
         match self {

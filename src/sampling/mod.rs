@@ -2,9 +2,11 @@
 //!
 //! The pipeline per events table: [`pieces`](crate::ingest::pieces) cuts it into pieces of
 //! whole records; a batch of pieces is parsed in parallel, each piece placing its rows into
-//! bins ([`windows`]) and grouping them by item; then the batch is added to the grid in file
-//! order ([`accumulate`]). Memory is the grid, a byte of count per bin, and one batch of
-//! parsed events, whatever the size of the export.
+//! bins ([`windows`]) and grouping them by item; then the batch's events are kept, in file
+//! order ([`accumulate`]). Once every table is read they are summed into bin means, item by
+//! item, and the grid is written from them: to its file (`sample`) or into memory (`run`).
+//! Memory is the events placed and one batch of input, whatever the size of the export, and
+//! never more than dense planes of the grid would take.
 
 pub mod accumulate;
 pub mod profile;
@@ -140,13 +142,11 @@ impl Plan {
 
 /// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically.
 ///
-/// The grid is accumulated in memory (huge pages), not in a mapping of the output file, whose
-/// every first write to a page is a fault the file system must serve while events land all
-/// over the grid: whole runs on a 620 MB export with 77 items scaled 1.52x from 1 to 2 threads
-/// with that mapping and 1.62x with one sequential write after (docs/benchmarks.md). The
-/// finished grid is then copied into the mapped file in one part per thread
-/// ([`write_staged_in_parts`](crate::output::write_staged_in_parts)): in order, each thread
-/// faulting its own part's pages.
+/// The grid is never held in memory: the events' means are gathered sparsely
+/// ([`accumulate`]) and the file is written from them front to back, NaN between, in windows
+/// filled on every thread ([`write_staged_in_parts`](crate::output::write_staged_in_parts)).
+/// Memory is the events placed (or, for an export dense enough, the dense planes), not the
+/// grid.
 pub fn sample_to_file(
     inputs: &SampleInputs,
     options: &SampleOptions,
@@ -154,19 +154,26 @@ pub fn sample_to_file(
     exec: &mut Executor,
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
-    let (grid, axes, report) = sample_in_memory(inputs, options, exec, progress)?;
-    let bytes = grid.as_npy_bytes();
+    let start = Instant::now();
+    let plan = Plan::new(inputs, options)?;
+    let (bins, mut report) =
+        sample_events(&plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
+    let header = crate::grid::npy_header(&plan.shape);
     let threads = exec.spec().workers;
-    let staged_grid =
-        crate::output::write_staged_in_parts(out, &[], bytes.len(), threads, |at, part| {
-            part.copy_from_slice(&bytes[at..at + part.len()]);
-        })?;
-    drop(grid);
+    let staged_grid = crate::output::write_staged_in_parts(
+        out,
+        &header,
+        plan.shape.data_bytes(),
+        threads,
+        |at, part| bins.fill(at / 4, bytemuck::cast_slice_mut(part)),
+    )?;
+    drop(bins);
     let axes_path = Axes::path_for(out);
-    let staged_axes = crate::output::write_staged(&axes_path, axes.to_json().as_bytes())?;
+    let staged_axes = crate::output::write_staged(&axes_path, plan.axes().to_json().as_bytes())?;
     cancel::check()?;
     crate::output::persist(staged_axes, &axes_path)?;
     crate::output::persist(staged_grid, out)?;
+    report.elapsed = start.elapsed();
     Ok(report)
 }
 
@@ -185,30 +192,48 @@ pub fn sample_in_memory(
     let shared = exec.spec().kind == BackendKind::Shm;
     let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared)?;
     let mut grid = Grid::create(storage, plan.shape);
-    let values = grid.values_mut();
-    let mut report = match exec.processes() {
-        None => exec.install(|| sample_into(&plan, inputs, options, values, None, progress))?,
-        Some((pool, coordinator)) => {
-            remote::setup(pool, &inputs.admissions, options)?;
-            coordinator
-                .install(|| sample_into(&plan, inputs, options, values, Some(pool), progress))?
-        }
-    };
+    let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
+    let (bins, mut report) = sample_events(&plan, inputs, options, accumulator, exec, progress)?;
+    exec.install_wide(|| bins.into_target())?;
     report.elapsed = start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
 }
 
-/// Samples into `values` (all zeros, `plan.shape.len()` long): pieces are parsed on `pool`'s
-/// workers when given, else on the current rayon pool.
-pub fn sample_into(
+/// Samples every events table into `accumulator` on `exec` (pieces parsed on its threads or
+/// worker processes), then sums the bins on as many threads as `exec` has workers.
+fn sample_events<'g>(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
-    values: &mut [f32],
+    accumulator: Accumulator<'g>,
+    exec: &mut Executor,
+    progress: &ProgressBar,
+) -> Result<(accumulate::Bins<'g>, SampleReport)> {
+    let (accumulator, report) = match exec.processes() {
+        None => exec.install(|| sample_into(plan, inputs, options, accumulator, None, progress))?,
+        Some((pool, coordinator)) => {
+            remote::setup(pool, &inputs.admissions, options)?;
+            coordinator
+                .install(|| sample_into(plan, inputs, options, accumulator, Some(pool), progress))?
+        }
+    };
+    cancel::check()?;
+    let bins = exec.install_wide(|| accumulator.finish())?;
+    let report = SampleReport { bins_observed: bins.observed(), ..report };
+    Ok((bins, report))
+}
+
+/// Parses every events table into `accumulator`: pieces are parsed on `pool`'s workers when
+/// given, else on the current rayon pool.
+fn sample_into<'g>(
+    plan: &Plan,
+    inputs: &SampleInputs,
+    options: &SampleOptions,
+    accumulator: Accumulator<'g>,
     pool: Option<&mut ProcessPool>,
     progress: &ProgressBar,
-) -> Result<SampleReport> {
+) -> Result<(Accumulator<'g>, SampleReport)> {
     let start = Instant::now();
     let disk_sizes = inputs
         .events
@@ -219,7 +244,7 @@ pub fn sample_into(
     progress.set_length(disk_total);
     let mut sink = Sampler {
         plan,
-        accumulator: Accumulator::new(values, plan.shape),
+        accumulator,
         skip_bad_rows: options.skip_bad_rows,
         path: PathBuf::new(),
         columns: None,
@@ -237,16 +262,16 @@ pub fn sample_into(
         sink.progress_base += size;
     }
     let Sampler { accumulator, rows, first_bad_rows, .. } = sink;
-    let bins_observed = accumulator.finish();
-    Ok(SampleReport {
+    let report = SampleReport {
         rows,
         first_bad_rows,
         shape: plan.shape,
-        bins_observed,
+        bins_observed: 0,
         csv_bytes,
         disk_bytes: disk_total,
         elapsed: start.elapsed(),
-    })
+    };
+    Ok((accumulator, report))
 }
 
 /// Receives the pieces of one events table after another.
@@ -300,7 +325,7 @@ impl PieceSink for Sampler<'_, '_> {
                 let path = self.path.clone();
                 let result = remote::parse_batch(pool, pieces, &columns, &path, plan.shape, |r| {
                     let piece = self.check(r)?;
-                    self.accumulator.add_here(&[piece.by_item]);
+                    self.accumulator.add(&[piece.by_item]);
                     Ok(())
                 });
                 self.pool = Some(pool);

@@ -1,8 +1,8 @@
 //! What sampling an export will cost, measured on its first few megabytes, for `--backend auto`.
 //!
 //! The head of the largest events table is parsed as the real run parses it, in parts taken
-//! alternately serially and on a thread pool (the speedup), and its events added to a grid of the real size (the
-//! coordinator's share under a process backend, and the page faults every backend pays). Costs
+//! alternately serially and on a thread pool (the speedup), and its events added and summed
+//! into a small grid (the append is the coordinator's share under a process backend). Costs
 //! scale with the bytes to parse: the table sizes, gzip ones by the inflation ratio of the head.
 
 use super::accumulate::{Accumulator, BinEvent};
@@ -116,9 +116,10 @@ pub fn profile(
     };
     let parse_serial = Duration::from_secs_f64(serial_per_byte * body.len() as f64);
 
-    // The coordinator's part: adding the events to a grid. A grid of the real size would cost
-    // its page faults (every backend pays those, in the run); a grid of at most 8 MiB, the
-    // events' bins folded into it, costs what adding them costs.
+    // Adding the events (held, an append: the coordinator's part under a process backend), then
+    // summing them into bins (on every thread, any backend). A grid of the real size would cost
+    // its first-touch page faults when written (every backend pays those, in the run); a grid
+    // of at most 8 MiB, the events' bins folded into it, costs what the events cost.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
     let events: u64 =
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
@@ -141,16 +142,24 @@ pub fn profile(
                 .collect()
         })
         .collect();
+    let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
     let mut grid = HeapBytes::zeroed(shape.len() * 4);
     let values: &mut [f32] = bytemuck::cast_slice_mut(grid.bytes_mut());
-    let mut accumulator = Accumulator::new(values, shape);
-    let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let single = single.map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+    let apply = |values: &mut [f32]| {
+        let mut accumulator = Accumulator::with_target(values, shape);
+        let at = Instant::now();
+        single.install(|| accumulator.add(&batches));
+        let append = at.elapsed();
+        single.install(|| accumulator.finish().into_target());
+        (append, at.elapsed())
+    };
     // Twice: the first pass pays the small grid's first-touch page faults.
-    accumulator.add_here(&batches);
-    let at = Instant::now();
-    accumulator.add_here(&batches);
-    let apply = at.elapsed();
-    drop(accumulator);
+    apply(values);
+    values.fill(0.0);
+    let (append, apply) = apply(values);
+    drop(grid);
 
     // Scale from the head to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
@@ -176,7 +185,7 @@ pub fn profile(
         // Every byte goes to a worker; 12 bytes per placed event come back.
         pipe_bytes: (total_csv + 12.0 * events as f64 * by) as u64,
         pipe_bytes_per_worker: 0,
-        coordinator: scale(apply, by),
+        coordinator: scale(append, by),
         floor: inflate,
         profiling: started.elapsed(),
         // The head is parsed again by the run.

@@ -1,11 +1,12 @@
 //! Sampling on worker processes: each piece of an events table is parsed and placed into bins
-//! by a worker; the coordinator adds the results to the grid in file order, as threads do.
+//! by a worker; the coordinator keeps the results in file order, as threads do, and sums them
+//! into bins on as many threads as there are workers once every piece is back.
 //!
 //! Over `pipe` a piece's bytes go to the worker over its stdin; over `shm` the worker maps
 //! them itself: from the table file (plain tables are mapped, so the piece is already in the
 //! page cache) or, for gzip and piped tables, from a segment the batch is inflated into. The
 //! parsed events come back over stdout, or in a segment the worker creates, which the
-//! coordinator maps and adds to the grid from in place.
+//! coordinator maps and copies the events from.
 
 use super::accumulate::EncodedEvents;
 use super::{parse_piece, ParsedPiece, Plan, RowCounts, SampleOptions};
@@ -48,7 +49,8 @@ pub fn setup(pool: &mut ProcessPool, admissions: &Path, options: &SampleOptions)
 
 /// Parses a batch of pieces of `table` on the pool, handing each result to `commit` in piece
 /// order as soon as it and all before it are back. The events are read where they arrived (a
-/// pipe's buffer, or the worker's segment, mapped when their turn comes), never copied.
+/// pipe's buffer, or the worker's segment, mapped when their turn comes) and appended once to
+/// the accumulator's lists; no intermediate copy.
 pub(super) fn parse_batch(
     pool: &mut ProcessPool,
     pieces: &[Piece<'_>],
