@@ -59,7 +59,7 @@ impl FromStr for Transport {
 }
 
 /// Which backend runs a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     Serial,
@@ -118,7 +118,7 @@ impl FromStr for BackendKind {
 }
 
 /// A concrete backend and its worker count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BackendSpec {
     pub kind: BackendKind,
     /// Threads or processes (1 for `serial`).

@@ -194,9 +194,10 @@ pub struct ProcessPool {
     started: Instant,
 }
 
-/// The executable workers run: this one, unless `MEDIMPUTE_WORKER_EXE` names another (library
-/// tests and benches, whose own executable has no `worker` subcommand).
-fn worker_exe() -> Result<PathBuf> {
+/// The `medimpute` executable, which workers (and the benches' fresh jobs) run: this one,
+/// unless `MEDIMPUTE_WORKER_EXE` names another (library tests and benches, whose own executable
+/// has no `worker` subcommand).
+pub(crate) fn medimpute_exe() -> Result<PathBuf> {
     match std::env::var_os("MEDIMPUTE_WORKER_EXE") {
         Some(exe) => Ok(PathBuf::from(exe)),
         None => std::env::current_exe()
@@ -216,7 +217,7 @@ impl ProcessPool {
         let mut pool = ProcessPool {
             transport,
             pin,
-            exe: worker_exe()?,
+            exe: medimpute_exe()?,
             workers: Vec::with_capacity(workers),
             events,
             sender,

@@ -6,6 +6,7 @@
 //! - the workloads vary the export (generated here, fixed seed, a few sizes, one gzipped), the
 //!   items, the method, the trees and the hours: tiny jobs where starting processes must lose,
 //!   sampling-heavy and forest-heavy ones;
+//! - every run is a fresh process ([`fresh`](super::fresh)), as a user's `medimpute run` is;
 //! - a candidate's run starts its backend (worker processes included), samples, imputes, writes
 //!   the grid and stops the backend; `auto`'s run does the same as `medimpute run --backend
 //!   auto`: its profiling of both stages and its transport measurements count in its time
@@ -20,7 +21,8 @@
 //!   on at least 90% of the workloads, profiling at most 5% of the job. Missed targets are
 //!   reported, not turned into an error.
 
-use super::scaling::{progress_bar, remove_grid, time_job, Reference};
+use super::fresh::{self, BenchJob};
+use super::scaling::{progress_bar, remove_grid, Reference};
 use crate::backend::select::{candidates, Selector, SelectorOptions};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
@@ -31,7 +33,7 @@ use crate::impute::{plan, ImputeOptions, Method};
 use crate::items::ItemSet;
 use crate::pipeline::{self, first_bin_hours};
 use crate::sampling::profile as sample_profile;
-use crate::sampling::{SampleInputs, SampleOptions};
+use crate::sampling::SampleOptions;
 use indicatif::ProgressBar;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -154,27 +156,42 @@ const TARGET_WITHIN_SHARE: f64 = 0.90;
 const TARGET_PROFILING_SHARE: f64 = 0.05;
 
 /// One stage's decision in one `auto` run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct StageChoice {
-    stage: &'static str,
+    stage: String,
     spec: BackendSpec,
     predicted: f64,
+    #[serde(deserialize_with = "nan_for_null")]
     took: f64,
     /// Seconds of its profile spent on work the run kept.
     kept: f64,
-    /// The model's prediction for every candidate (the first run's only are reported).
+    /// The model's prediction for every candidate (the first run's only are reported); NaN
+    /// for those ruled out.
+    #[serde(deserialize_with = "nan_for_null_each")]
     predictions: Vec<(BackendSpec, f64)>,
 }
 
+/// JSON has no NaN: `serde_json` writes it as `null`, read back here as NaN.
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nan_for_null_each<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(BackendSpec, f64)>, D::Error> {
+    let each: Vec<(BackendSpec, Option<f64>)> = serde::Deserialize::deserialize(d)?;
+    Ok(each.into_iter().map(|(spec, t)| (spec, t.unwrap_or(f64::NAN))).collect())
+}
+
 /// One timed `auto` run.
-#[derive(Clone, Debug)]
-struct AutoRun {
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AutoRun {
     seconds: f64,
     /// Profiling the stages plus measuring the transports (each measurement once).
     profiling: f64,
     /// Its parts: profiling each stage (stage, seconds), and measuring the transports (the
     /// rest of the selector's time).
-    stage_profiling: Vec<(&'static str, f64)>,
+    stage_profiling: Vec<(String, f64)>,
     transports: f64,
     choices: Vec<StageChoice>,
 }
@@ -267,142 +284,129 @@ impl Outcome {
 }
 
 /// A workload's job, ready to run.
-struct Job {
-    inputs: SampleInputs,
-    sample: SampleOptions,
-    impute: ImputeOptions,
-    out: PathBuf,
+fn bench_job(workload: &Workload, export: &Path, out: PathBuf) -> Result<BenchJob> {
+    Ok(BenchJob {
+        inputs: pipeline::export_tables(export)?,
+        sample: SampleOptions {
+            items: workload.items.item_ids(),
+            hours: workload.hours,
+            skip_bad_rows: false,
+        },
+        impute: workload.impute_options(),
+        out,
+    })
 }
 
-impl Job {
-    fn new(workload: &Workload, export: &Path, out: PathBuf) -> Result<Self> {
-        Ok(Job {
-            inputs: pipeline::export_tables(export)?,
-            sample: SampleOptions {
-                items: workload.items.item_ids(),
-                hours: workload.hours,
-                skip_bad_rows: false,
-            },
-            impute: workload.impute_options(),
-            out,
-        })
-    }
+/// A candidate's whole job, in a fresh process: start the backend, run, stop it. Returns
+/// seconds.
+fn run_candidate(job: &BenchJob, spec: BackendSpec) -> Result<f64> {
+    remove_grid(&job.out);
+    fresh::time_fixed(job, spec)
+}
 
-    /// A candidate's whole job: start the backend, run, stop it. Returns seconds.
-    fn run_candidate(&self, spec: BackendSpec) -> Result<f64> {
-        remove_grid(&self.out);
-        release_freed_memory();
-        time_job(&self.inputs, &self.sample, &self.impute, &self.out, spec)
-    }
+/// `auto`'s whole job, in a fresh process ([`run_auto`] there).
+fn run_auto_fresh(job: &BenchJob, target: usize) -> Result<AutoRun> {
+    remove_grid(&job.out);
+    fresh::time_auto(job, target)
+}
 
-    /// `auto`'s whole job, as `medimpute run --backend auto` does it.
-    ///
-    /// Its profiling is the time spent in the selector (both stages) less starting the
-    /// backends it chose, which every candidate pays too: the stages' profiles (timed on their
-    /// own, less the work they did that the run keeps) and the rest, measuring the transports
-    /// (worker pools started, timed and stopped).
-    fn run_auto(&self, target: usize) -> Result<AutoRun> {
-        remove_grid(&self.out);
-        release_freed_memory();
-        // Per stage: the wall time of its profile.
-        let mut profiled: Vec<Duration> = Vec::new();
-        let mut selecting = Duration::ZERO;
-        let start = Instant::now();
-        let mut selector = Selector::new(SelectorOptions {
-            backend: BackendKind::Auto,
-            workers: 0,
-            pin: false,
-            target_cores: Some(target),
-            explain: false,
-        });
-        let mut exec = selector.executor_for(None, |pool| {
-            let at = Instant::now();
-            let profile = sample_profile::profile(&self.inputs, &self.sample, pool);
-            profiled.push(at.elapsed());
-            profile
-        })?;
-        selecting += start.elapsed();
-        let job = pipeline::run_job(
-            &self.inputs,
-            &self.sample,
-            &self.impute,
-            &self.out,
-            &mut exec,
-            &ProgressBar::hidden(),
-            |_| ProgressBar::hidden(),
-            |values, shape, axes, exec| {
-                let hours = first_bin_hours(axes)?;
-                let switching = Instant::now();
-                let mut finished = Vec::new();
-                let switched = selector.switch(exec, |pool| {
-                    let at = Instant::now();
-                    let (profile, items) =
-                        impute_profile::profile(values, shape, &hours, &self.impute, pool)?;
-                    profiled.push(at.elapsed());
-                    finished = items;
-                    Ok(profile)
-                });
-                selecting += switching.elapsed();
-                switched.map(|()| finished)
-            },
-        )?;
-        drop(exec);
-        let seconds = start.elapsed().as_secs_f64();
+/// `auto`'s whole job, as `medimpute run --backend auto` does it (the `bench-job` process's
+/// side).
+///
+/// Its profiling is the time spent in the selector (both stages) less starting the backends it
+/// chose, which every candidate pays too: the stages' profiles (timed on their own, less the
+/// work they did that the run keeps) and the rest, measuring the transports (worker pools
+/// started, timed and stopped).
+pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
+    // Per stage: the wall time of its profile.
+    let mut profiled: Vec<Duration> = Vec::new();
+    let mut selecting = Duration::ZERO;
+    let start = Instant::now();
+    let mut selector = Selector::new(SelectorOptions {
+        backend: BackendKind::Auto,
+        workers: 0,
+        pin: false,
+        target_cores: Some(target),
+        explain: false,
+    });
+    let mut exec = selector.executor_for(None, |pool| {
+        let at = Instant::now();
+        let profile = sample_profile::profile(&job.inputs, &job.sample, pool);
+        profiled.push(at.elapsed());
+        profile
+    })?;
+    selecting += start.elapsed();
+    let report = pipeline::run_job(
+        &job.inputs,
+        &job.sample,
+        &job.impute,
+        &job.out,
+        &mut exec,
+        &ProgressBar::hidden(),
+        |_| ProgressBar::hidden(),
+        |values, shape, axes, exec| {
+            let hours = first_bin_hours(axes)?;
+            let switching = Instant::now();
+            let mut finished = Vec::new();
+            let switched = selector.switch(exec, |pool| {
+                let at = Instant::now();
+                let (profile, items) =
+                    impute_profile::profile(values, shape, &hours, &job.impute, pool)?;
+                profiled.push(at.elapsed());
+                finished = items;
+                Ok(profile)
+            });
+            selecting += switching.elapsed();
+            switched.map(|()| finished)
+        },
+    )?;
+    drop(exec);
+    let seconds = start.elapsed().as_secs_f64();
 
-        // What starting the chosen backends cost (each stage that changed backend), timed
-        // again now, outside the job.
-        let mut starting = Duration::ZERO;
-        let mut previous: Option<BackendSpec> = None;
-        for (_, choice) in &selector.choices {
-            if previous.is_some_and(|p| same_backend(p, choice.spec)) {
-                continue;
-            }
-            let at = Instant::now();
-            let exec = Executor::start(choice.spec)?;
-            starting += at.elapsed();
-            drop(exec);
-            previous = Some(choice.spec);
+    // What starting the chosen backends cost (each stage that changed backend), timed
+    // again now, outside the job.
+    let mut starting = Duration::ZERO;
+    let mut previous: Option<BackendSpec> = None;
+    for (_, choice) in &selector.choices {
+        if previous.is_some_and(|p| same_backend(p, choice.spec)) {
+            continue;
         }
-        let stage_profiling: Vec<(&'static str, f64)> = selector
-            .choices
-            .iter()
-            .zip(&profiled)
-            .map(|((stage, choice), t)| (*stage, t.saturating_sub(choice.kept).as_secs_f64()))
-            .collect();
-        let profiled_total: Duration = profiled.iter().sum();
-        let transports =
-            selecting.saturating_sub(starting).saturating_sub(profiled_total).as_secs_f64();
-        let profiling = stage_profiling.iter().map(|s| s.1).sum::<f64>() + transports;
-        let took = |stage: &str| match stage {
-            "sample" => job.sample.elapsed.as_secs_f64(),
-            "impute" => job.impute_time.as_secs_f64(),
-            _ => f64::NAN,
-        };
-        let choices = selector
-            .choices
-            .iter()
-            .map(|(stage, choice)| StageChoice {
-                stage,
-                spec: choice.spec,
-                predicted: choice.predicted(),
-                took: took(stage),
-                kept: choice.kept.as_secs_f64(),
-                predictions: choice.predictions.clone(),
-            })
-            .collect();
-        Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
+        let at = Instant::now();
+        let exec = Executor::start(choice.spec)?;
+        starting += at.elapsed();
+        drop(exec);
+        previous = Some(choice.spec);
     }
-}
-
-/// Hands memory freed by earlier runs back to the OS, so that every run starts from a process
-/// of about the size a fresh `medimpute run` has: starting a worker process (fork, then exec)
-/// costs more the larger the parent's resident memory, and glibc keeps freed heap resident.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the OS; no pointer is touched.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    let stage_profiling: Vec<(String, f64)> = selector
+        .choices
+        .iter()
+        .zip(&profiled)
+        .map(|((stage, choice), t)| {
+            (stage.to_string(), t.saturating_sub(choice.kept).as_secs_f64())
+        })
+        .collect();
+    let profiled_total: Duration = profiled.iter().sum();
+    let transports =
+        selecting.saturating_sub(starting).saturating_sub(profiled_total).as_secs_f64();
+    let profiling = stage_profiling.iter().map(|s| s.1).sum::<f64>() + transports;
+    let took = |stage: &str| match stage {
+        "sample" => report.sample.elapsed.as_secs_f64(),
+        "impute" => report.impute_time.as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let choices = selector
+        .choices
+        .iter()
+        .map(|(stage, choice)| StageChoice {
+            stage: stage.to_string(),
+            spec: choice.spec,
+            predicted: choice.predicted(),
+            took: took(stage),
+            kept: choice.kept.as_secs_f64(),
+            predictions: choice.predictions.clone(),
+        })
+        .collect();
+    Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
 }
 
 /// Whether a stage on `b` keeps the executor of a stage on `a` (as the selector decides).
@@ -466,14 +470,14 @@ pub fn run(options: &AutoOptions) -> Result<String> {
         let mut outcomes = Vec::with_capacity(workloads.len());
         for (i, w) in workloads.iter().enumerate() {
             let export = &exports.iter().find(|(e, _)| *e == w.export).expect("generated").1;
-            let job = Job::new(w, export, scratch.path().join("run.npy"))?;
+            let job = bench_job(w, export, scratch.path().join("run.npy"))?;
             let mut reference = Reference::new(scratch.path().join(format!("reference-{i}.npy")));
             let name = w.label();
 
             // Warm-up (untimed) on threads, rarely slow: its grid becomes the reference.
             cancel::check()?;
             bar.set_message(format!("{name}: warm-up"));
-            job.run_candidate(warm_up)?;
+            run_candidate(&job, warm_up)?;
             reference.check(&job.out, &format!("{name}: warm-up"))?;
             bar.inc(1);
 
@@ -489,14 +493,14 @@ pub fn run(options: &AutoOptions) -> Result<String> {
                     cancel::check()?;
                     let label = format!("{name}: {spec} {round}");
                     bar.set_message(label.clone());
-                    runs.push(job.run_candidate(*spec)?);
+                    runs.push(run_candidate(&job, *spec)?);
                     reference.check(&job.out, &label)?;
                     bar.inc(1);
                 }
                 cancel::check()?;
                 let label = format!("{name}: auto {round}");
                 bar.set_message(label.clone());
-                outcome.auto.push(job.run_auto(target)?);
+                outcome.auto.push(run_auto_fresh(&job, target)?);
                 reference.check(&job.out, &label)?;
                 bar.inc(1);
             }

@@ -2,6 +2,7 @@
 //!
 //! - [`auto`]: how good `--backend auto` is: every candidate and auto's choice on a set of
 //!   workloads, auto's time against the best, and what its profiling costs;
+//! - [`fresh`]: each timed job of those two in a fresh process, as a user runs it;
 //! - [`ipc`]: moving a task's data to a worker process over a pipe or through shared memory,
 //!   against a `memcpy` of the same bytes;
 //! - [`scaling`]: the study's Table 1 (T_p, sigma, median, S_p, E_p) per backend and worker
@@ -9,6 +10,7 @@
 //!   draws the speedup figure.
 
 pub mod auto;
+pub mod fresh;
 pub mod ipc;
 pub mod plot;
 pub mod scaling;

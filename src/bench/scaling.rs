@@ -12,6 +12,7 @@
 //! - with `--python`, `tools/medlens_baseline.py run` on the same export is timed the same way
 //!   (serial, thread pool, process pool), as a subprocess from start to exit.
 
+use super::fresh::BenchJob;
 use super::plot::{speedup_png, speedup_svg};
 use super::table::{table, to_csv, to_json, to_markdown, Measurement, Row};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
@@ -242,7 +243,13 @@ impl Job<'_> {
         let out = self.rust_out();
         remove_grid(&out);
         let spec = BackendSpec { kind, workers, pin: false };
-        time_job(&self.inputs, &self.sample, &self.options.impute, &out, spec)
+        let job = BenchJob {
+            inputs: self.inputs.clone(),
+            sample: self.sample.clone(),
+            impute: self.options.impute.clone(),
+            out,
+        };
+        super::fresh::time_fixed(&job, spec)
     }
 
     fn python_command(&self, pool: PyPool, workers: usize) -> Command {

@@ -155,6 +155,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `medimpute bench-job`: the request on stdin, the answer on stdout.
+pub fn run_job() -> Result<()> {
+    use std::io::Read;
+    let mut request = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut request)
+        .map_err(|e| medimpute::Error::Usage(format!("bench-job: cannot read stdin: {e}")))?;
+    println!("{}", medimpute::bench::fresh::serve(&request)?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_size;

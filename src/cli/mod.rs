@@ -34,6 +34,9 @@ enum Command {
     Bench(bench::BenchArgs),
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
+    /// One timed job of `bench scaling` or `bench auto`, in a fresh process (internal).
+    #[command(hide = true)]
+    BenchJob,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -51,6 +54,7 @@ pub fn main() -> i32 {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchJob => bench::run_job(),
         Command::Worker(_) => unreachable!("handled above"),
     };
     match result {

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The export files to sample.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SampleInputs {
     pub admissions: PathBuf,
     /// CHARTEVENTS, LABEVENTS, ... in any number; each is read in turn.
