@@ -1,12 +1,14 @@
 //! Every timed job of `bench scaling` and `bench auto` in a fresh process, as a user runs it.
 //!
-//! Why not in the bench's own process: a job run after others finds their freed memory
-//! (glibc's arenas, the rayon threads' stacks) already backed, and on this project's VM a fresh
-//! page is a fault the host must serve, about half a second per GB. That favours the
-//! in-process `threads` backend, whose allocations all land in the bench's heap, over worker
-//! processes, which start fresh every run. In session 6, `threads` at p = 2 on `/tmp/big` took
-//! 14.32 s in the bench's process, and its stages added up to 15.78-15.88 s in two `medimpute
-//! run` commands; `shm` measured the same either way (16.26 s against 16.18-16.52 s).
+//! Why not in the bench's own process: that is not how a user runs a job. A job run after
+//! others in one process finds their freed memory (glibc's arenas, pool threads) already
+//! backed, while a `medimpute run` starts from nothing; on this project's VM a fresh page is a
+//! fault the host must serve. The suspicion was that this favoured the in-process `threads`
+//! backend, whose allocations land in the bench's heap, over worker processes that start
+//! fresh every run. Measured on `/tmp/big`, 3 runs each, it made little difference there:
+//! `threads` at p = 2 took 14.32 s in the bench's process and 14.53 s in fresh ones, `shm`
+//! 16.26 s and 16.37 s (docs/RESULTS.md, section 2). Fresh processes stay because they are
+//! what a user runs, and they make the small jobs of `bench auto` pay what a user's do.
 //!
 //! The bench starts `medimpute bench-job` (hidden), writes it the job as JSON on stdin, and
 //! reads the measurement back as JSON on stdout. The child times the job itself, from starting
