@@ -59,7 +59,9 @@ const WINDOW: usize = 8 << 20;
 
 /// Writes a file of `header` followed by `body_len` bytes to `destination` atomically, the
 /// body produced by `fill(offset, part)`, which writes the body's bytes `offset..offset +
-/// part.len()`. Returns the guard still unpersisted, as [`write_staged`] does.
+/// part.len()`. Returns the guard still unpersisted, as [`write_staged`] does. With a header
+/// of a multiple of 64 bytes (an `.npy` header), every `offset` and every part's length but the
+/// body's last is a multiple of 64: parts can be viewed as `f32`.
 ///
 /// The file is written front to back in windows of a few MiB, with direct I/O where the file
 /// system takes it ([`direct`]): each window is filled in one part per thread while the
@@ -145,7 +147,9 @@ fn fill_window(
     }
     let offset = start + in_header - header.len();
     let parts = threads.clamp(1, body.len().div_ceil(PART_MIN));
-    let part = body.len().div_ceil(parts);
+    // Parts start on multiples of 64 bytes of the body: a body of 4- or 8-byte values is never
+    // cut inside one (windows start on multiples of 4 KiB of the file).
+    let part = body.len().div_ceil(parts).next_multiple_of(64);
     std::thread::scope(|scope| {
         let mut chunks = body.chunks_mut(part).enumerate();
         let (_, mine) = chunks.next().expect("a non-empty body has a part");
@@ -202,6 +206,30 @@ mod tests {
         let staged = write_staged_in_parts(&header_only, b"HEAD", 0, 2, |_, _| unreachable!());
         persist(staged.unwrap(), &header_only).unwrap();
         assert_eq!(std::fs::read(&header_only).unwrap(), b"HEAD");
+    }
+
+    #[test]
+    fn parts_of_a_body_of_floats_are_cut_between_values() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two parts of a body of 2 MiB + 4 bytes would be 1 MiB + 2 bytes each if cut evenly.
+        let values: Vec<f32> = (0..(2 * PART_MIN + 4) / 4).map(|i| i as f32).collect();
+        let header = [b'H'; 128];
+        for threads in [2, 3, 5] {
+            let dest = dir.path().join(format!("floats{threads}.bin"));
+            let staged =
+                write_staged_in_parts(&dest, &header, values.len() * 4, threads, |at, part| {
+                    assert!(
+                        at % 4 == 0 && part.len() % 4 == 0,
+                        "part {at}+{} cuts a value",
+                        part.len()
+                    );
+                    let floats: &mut [f32] = bytemuck::cast_slice_mut(part);
+                    floats.copy_from_slice(&values[at / 4..at / 4 + floats.len()]);
+                });
+            persist(staged.unwrap(), &dest).unwrap();
+            let back = std::fs::read(&dest).unwrap();
+            assert!(back[128..] == *bytemuck::cast_slice::<f32, u8>(&values), "{threads} threads");
+        }
     }
 
     #[test]
