@@ -156,8 +156,10 @@ pub fn sample_to_file(
 ) -> Result<SampleReport> {
     let start = Instant::now();
     let plan = Plan::new(inputs, options)?;
-    let (bins, mut report) =
-        sample_events(&plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
+    let (accumulator, mut report) =
+        parse_tables(&plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
+    let bins = exec.install_wide(|| accumulator.finish())?;
+    report.bins_observed = bins.observed();
     let header = crate::grid::npy_header(&plan.shape);
     let threads = exec.spec().workers;
     let staged_grid = crate::output::write_staged_in_parts(
@@ -193,24 +195,26 @@ pub fn sample_in_memory(
     let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared)?;
     let mut grid = Grid::create(storage, plan.shape);
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
-    let (bins, mut report) = sample_events(&plan, inputs, options, accumulator, exec, progress)?;
-    exec.install_wide(|| bins.into_target())?;
+    let (accumulator, mut report) =
+        parse_tables(&plan, inputs, options, accumulator, exec, progress)?;
+    report.bins_observed = exec.install_wide(|| accumulator.finish().into_target())?;
     report.elapsed = start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
 }
 
-/// Samples every events table into `accumulator` on `exec` (pieces parsed on its threads or
-/// worker processes), then sums the bins on as many threads as `exec` has workers.
-fn sample_events<'g>(
+/// Parses every events table into `accumulator` on `exec` (pieces parsed on its threads or
+/// worker processes). The caller sums the bins after, on as many threads as `exec` has
+/// workers ([`Executor::install_wide`]).
+fn parse_tables<'g>(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
     accumulator: Accumulator<'g>,
     exec: &mut Executor,
     progress: &ProgressBar,
-) -> Result<(accumulate::Bins<'g>, SampleReport)> {
-    let (accumulator, report) = match exec.processes() {
+) -> Result<(Accumulator<'g>, SampleReport)> {
+    let parsed = match exec.processes() {
         None => exec.install(|| sample_into(plan, inputs, options, accumulator, None, progress))?,
         Some((pool, coordinator)) => {
             remote::setup(pool, &inputs.admissions, options)?;
@@ -219,9 +223,7 @@ fn sample_events<'g>(
         }
     };
     cancel::check()?;
-    let bins = exec.install_wide(|| accumulator.finish())?;
-    let report = SampleReport { bins_observed: bins.observed(), ..report };
-    Ok((bins, report))
+    Ok(parsed)
 }
 
 /// Parses every events table into `accumulator`: pieces are parsed on `pool`'s workers when
