@@ -31,12 +31,19 @@ pub fn map_read(region: &Region) -> io::Result<Mmap> {
 }
 
 /// Maps a region read-write, shared: writes land in the file or segment itself.
+///
+/// The mapping is populated up front (`MAP_POPULATE`): a task's output region is written
+/// whole (an item's block), and one call that maps every page costs less than a fault per
+/// 4 KiB page (shared memory gets no huge pages here), 2,880 of them per block of the
+/// 3,000-subject grid.
 pub fn map_write(region: &Region) -> io::Result<MmapMut> {
     let file = OpenOptions::new().read(true).write(true).open(&region.path)?;
     check_fits(&file, region)?;
     // SAFETY: the coordinator hands each writable region to one task at a time, and regions of
     // different tasks never overlap.
-    unsafe { MmapOptions::new().offset(region.offset).len(region.len as usize).map_mut(&file) }
+    unsafe {
+        MmapOptions::new().offset(region.offset).len(region.len as usize).populate().map_mut(&file)
+    }
 }
 
 fn check_fits(file: &std::fs::File, region: &Region) -> io::Result<()> {
