@@ -223,66 +223,9 @@ impl WindowStats {
     }
 }
 
-/// The `k` items whose values correlate most (in absolute value) with `item`'s over bins where
-/// both are observed; items sharing fewer than `min_pairs` bins are not candidates. `observed`:
-/// the positions of `item`'s observed bins in its block, in order ([`observed_positions`]).
-///
-/// Only `item`'s observed bins can be shared, and a grid is mostly empty (1.6% of bins
-/// observed on generated exports, less in MIMIC), so each other item is read at those bins
-/// alone rather than over its whole block: the same pairs in the same order, so the same sums,
-/// for a fiftieth of the reads. Scanning both blocks whole was a sixth of a `run`'s time.
-pub fn partners(
-    values: &[f32],
-    shape: GridShape,
-    item: usize,
-    observed: &[usize],
-    k: usize,
-    min_pairs: usize,
-) -> Vec<usize> {
-    let block = shape.item_block_len();
-    let own = &values[item * block..(item + 1) * block];
-    let own_values: Vec<f32> = observed.iter().map(|&at| own[at]).collect();
-    let mut scored: Vec<(f64, usize)> = (0..shape.items)
-        .filter(|&j| j != item)
-        .filter_map(|j| {
-            let other = &values[j * block..(j + 1) * block];
-            let pairs = observed.iter().zip(&own_values).map(|(&at, &x)| (x, other[at]));
-            let corr = pearson(pairs, min_pairs)?;
-            Some((corr.abs(), j))
-        })
-        .collect();
-    // Highest correlation first; ties broken by item index so the choice is deterministic.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(k).map(|(_, j)| j).collect()
-}
-
 /// The positions of the observed (non-NaN) values of `block`, in order.
 pub fn observed_positions(block: &[f32]) -> Vec<usize> {
     (0..block.len()).filter(|&at| !block[at].is_nan()).collect()
-}
-
-/// Pearson correlation over the pairs where both values are observed.
-fn pearson(pairs: impl Iterator<Item = (f32, f32)>, min_pairs: usize) -> Option<f64> {
-    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0usize, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for (x, y) in pairs {
-        if x.is_nan() || y.is_nan() {
-            continue;
-        }
-        let (x, y) = (f64::from(x), f64::from(y));
-        n += 1;
-        sa += x;
-        sb += y;
-        saa += x * x;
-        sbb += y * y;
-        sab += x * y;
-    }
-    if n < min_pairs.max(3) {
-        return None;
-    }
-    let nf = n as f64;
-    let cov = sab - sa * sb / nf;
-    let var = (saa - sa * sa / nf) * (sbb - sb * sb / nf);
-    (var > 0.0).then(|| cov / var.sqrt())
 }
 
 #[cfg(test)]
@@ -325,21 +268,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn partners_are_the_most_correlated_items() {
-        let shape = GridShape { items: 3, admissions: 1, hours: 50 };
-        let mut values = vec![N; shape.len()];
-        for h in 0..50 {
-            let x = (h as f32 * 0.7).sin();
-            values[h] = x;
-            values[50 + h] = if h % 3 == 0 { N } else { 2.0 * x + 1.0 };
-            values[100 + h] = ((h * 7919) % 13) as f32;
-        }
-        let observed = observed_positions(&values[..50]);
-        assert_eq!(partners(&values, shape, 0, &observed, 1, 10), vec![1]);
-        assert_eq!(partners(&values, shape, 0, &observed, 5, 10), vec![1, 2]);
-        assert!(partners(&values, shape, 0, &observed, 5, 1000).is_empty());
     }
 }

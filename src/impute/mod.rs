@@ -12,6 +12,7 @@
 
 pub mod evaluate;
 pub mod features;
+pub mod partners;
 pub mod plan;
 pub mod profile;
 pub mod remote;
@@ -51,6 +52,12 @@ impl Method {
             Method::Rf => "rf",
             Method::Auto => "auto",
         }
+    }
+
+    /// Whether the method's features include other items' values (cross-vital partners), which
+    /// are chosen on the grid's [`partners::ObservedIndex`].
+    pub fn uses_partners(self) -> bool {
+        matches!(self, Method::Rf | Method::Auto)
     }
 
     /// Whether the method trains a forest.

@@ -10,6 +10,7 @@
 //! Results depend on (seed, item, tree) only, never on which worker ran a task.
 
 use super::features::{self, build, Bin, FeatureSet, GridContext};
+use super::partners::{self, ObservedIndex};
 use super::series::{linear, locf};
 use super::{FillEmpty, ImputeOptions, ImputeReport, ItemReport, Method};
 use crate::forest::{Dataset, Forest, ForestParams, MaxFeatures, Trainer, Tree, TreeSeed};
@@ -170,7 +171,9 @@ pub fn impute(
     }
 
     let start = Instant::now();
-    let prepared: Vec<Prepared> = todo.par_iter().map(|&i| prepare(&ctx, i, options)).collect();
+    let index = ObservedIndex::for_method(source, shape, options.method);
+    let prepared: Vec<Prepared> =
+        todo.par_iter().map(|&i| prepare(&ctx, index.as_ref(), i, options)).collect();
     report.prepare = start.elapsed();
 
     let start = Instant::now();
@@ -236,7 +239,15 @@ pub(super) fn tree_seed(seed: u64, i: usize, fit: usize, k: usize) -> TreeSeed {
 }
 
 /// Stage 1 for item `i`.
-pub(super) fn prepare(ctx: &GridContext<'_>, i: usize, options: &ImputeOptions) -> Prepared {
+///
+/// `index` is the source grid's [`ObservedIndex`], which methods with partners need
+/// ([`Method::uses_partners`]); others take `None`.
+pub(super) fn prepare(
+    ctx: &GridContext<'_>,
+    index: Option<&ObservedIndex>,
+    i: usize,
+    options: &ImputeOptions,
+) -> Prepared {
     let empty = Prepared { set: None, fits: Vec::new(), folds: Vec::new() };
     let window = options.window.unwrap_or_else(|| default_window(options.method));
     if matches!(options.method, Method::Locf | Method::Linear) {
@@ -249,9 +260,10 @@ pub(super) fn prepare(ctx: &GridContext<'_>, i: usize, options: &ImputeOptions) 
     let set = match options.method {
         Method::Rf | Method::Auto => FeatureSet::Ours {
             window,
-            partners: features::partners(
+            partners: partners::partners(
                 ctx.values,
                 ctx.shape,
+                index.expect("methods with partners are prepared with the grid's index"),
                 i,
                 &positions,
                 options.partners,

@@ -15,6 +15,7 @@
 //! and growing a tree), counted from the grid.
 
 use super::features::GridContext;
+use super::partners::ObservedIndex;
 use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
@@ -51,6 +52,7 @@ pub fn profile(
     });
     let chosen = median_items(&observed, threads);
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
+    let index = pool.install(|| ObservedIndex::for_method(source, shape, options.method));
     let timed = |f: &mut dyn FnMut()| {
         let at = Instant::now();
         f();
@@ -66,7 +68,7 @@ pub fn profile(
             .par_iter()
             .map(|&i| {
                 let mut prep = None;
-                let t = timed(&mut || prep = Some(plan::prepare(&ctx, i, options)));
+                let t = timed(&mut || prep = Some(plan::prepare(&ctx, index.as_ref(), i, options)));
                 (prep.expect("just prepared"), t)
             })
             .collect()
@@ -216,7 +218,7 @@ pub fn profile(
         .map(|&i| (fits(i) as f64 * rows(i) * 4.0 * (1 + n_features) as f64) as u64)
         .sum();
     let grid_bytes = (shape.len() * 4) as u64;
-    let all_blocks = matches!(options.method, Method::Rf | Method::Auto);
+    let all_blocks = options.method.uses_partners();
     let profile = StageProfile {
         name,
         tasks: 2 * others.len() as u64 + tree_tasks,

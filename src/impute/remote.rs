@@ -14,8 +14,9 @@
 //! byte-identical to `serial` and `threads`.
 
 use super::features::{Bin, FeatureSet, GridContext};
+use super::partners::ObservedIndex;
 use super::plan::{self, Fold, Prepared};
-use super::{ImputeOptions, ImputeReport, ItemReport, Method};
+use super::{ImputeOptions, ImputeReport, ItemReport};
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
 use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, Transport};
 use crate::error::{Error, Result};
@@ -105,7 +106,7 @@ pub fn impute(
                 .collect(),
         }
     };
-    let uses_partners = matches!(options.method, Method::Rf | Method::Auto);
+    let uses_partners = options.method.uses_partners();
 
     // Stage 1: prepare each item (task j: item todo[j]).
     let start = Instant::now();
@@ -247,6 +248,10 @@ pub struct ImputeWorker {
     replica: Option<(HeapBytes, Vec<bool>)>,
     /// Recent trainers by (item, fit): consecutive trees of one set reuse its sorted columns.
     trainers: VecDeque<((usize, usize), Trainer)>,
+    /// The source grid's index for the partners' search, built by the first prepare task of
+    /// the job that needs it (each worker builds its own: a scan of the grid, against a read
+    /// of every page of the grid per item without it).
+    index: Option<ObservedIndex>,
 }
 
 /// Trainers kept per worker: enough for the sets a worker alternates between, bounded so that
@@ -261,6 +266,7 @@ impl ImputeWorker {
             first_bin_hour: job.first_bin_hour,
             replica: None,
             trainers: VecDeque::new(),
+            index: None,
         }
     }
 
@@ -328,15 +334,20 @@ impl WorkerJob for ImputeWorker {
         let (shape, options) = (self.shape, self.options.clone());
         match task {
             Task::Prepare { item } => {
-                let needed: Vec<usize> = if matches!(options.method, Method::Rf | Method::Auto) {
+                let needed: Vec<usize> = if options.method.uses_partners() {
                     (0..shape.items).collect()
                 } else {
                     vec![item]
                 };
                 self.load_blocks(blobs, &needed)?;
+                if self.index.is_none() {
+                    let built =
+                        ObservedIndex::for_method(self.values(blobs)?, shape, options.method);
+                    self.index = built;
+                }
                 let values = self.values(blobs)?;
                 let ctx = self.context(values);
-                let prep = plan::prepare(&ctx, item, &options);
+                let prep = plan::prepare(&ctx, self.index.as_ref(), item, &options);
                 let partners = match &prep.set {
                     Some(FeatureSet::Ours { partners, .. }) => partners.clone(),
                     _ => Vec::new(),
@@ -547,6 +558,7 @@ fn decode_prepared(bytes: &[u8], block_len: usize, hours: usize) -> Result<Prepa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::impute::Method;
 
     /// A prepared item from a small grid with a pattern the forest can learn.
     fn prepared() -> (GridShape, Prepared) {
@@ -556,7 +568,8 @@ mod tests {
         let hours = vec![0u8; shape.admissions];
         let ctx = GridContext { values: &values, shape, first_bin_hour: &hours, replaced: None };
         let options = ImputeOptions { method: Method::Auto, ..ImputeOptions::default() };
-        let prep = plan::prepare(&ctx, 1, &options);
+        let index = ObservedIndex::for_method(&values, shape, options.method);
+        let prep = plan::prepare(&ctx, index.as_ref(), 1, &options);
         assert!(prep.fits.len() > 1 && !prep.folds.is_empty(), "cross-validated: folds and fits");
         (shape, prep)
     }
