@@ -2,14 +2,15 @@
 //!
 //! The head of the largest events table is parsed as the real run parses it, in parts taken
 //! alternately serially and on a thread pool (the speedup), and its events added and summed
-//! into a small grid (the append is the coordinator's share under a process backend). Costs
-//! scale with the bytes to parse: the table sizes, gzip ones by the inflation ratio of the head.
+//! into bins (the append is the coordinator's share under a process backend). These costs
+//! scale with the bytes to parse: the table sizes, gzip ones by the inflation ratio of the
+//! head. Writing the grid from the bins scales with the grid's size instead.
 
 use super::accumulate::{Accumulator, BinEvent};
 use super::{parse_piece, Plan, SampleInputs, SampleOptions};
 use crate::backend::select::StageProfile;
 use crate::error::{Error, Result};
-use crate::grid::{ByteStorage, GridShape, HeapBytes};
+use crate::grid::GridShape;
 use crate::ingest::columns::Header;
 use crate::ingest::csv_split::{last_record_end, record_start_at_or_after};
 use crate::ingest::events::EventColumns;
@@ -27,8 +28,8 @@ const HEAD_BYTES: usize = 8 * PIECE_BYTES;
 /// Parts of the head, timed alternately serially and on the pool (three of each).
 const PARTS: usize = 6;
 
-/// Largest grid the coordinator's share is measured on.
-const APPLY_GRID_BYTES: usize = 8 << 20;
+/// Largest grid the events' cost is measured on (their bins folded into it).
+const FOLD_BYTES: usize = 1 << 20;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -116,16 +117,18 @@ pub fn profile(
     };
     let parse_serial = Duration::from_secs_f64(serial_per_byte * body.len() as f64);
 
-    // Adding the events (held, an append: the coordinator's part under a process backend), then
-    // summing them into bins (on every thread, any backend). A grid of the real size would cost
-    // its first-touch page faults when written (every backend pays those, in the run); a grid
-    // of at most 8 MiB, the events' bins folded into it, costs what the events cost.
+    // Adding the events (held, an append: the coordinator's part under a process backend) and
+    // summing them into bins, on one thread, with the events' bins folded into a grid of at
+    // most FOLD_BYTES: these scale with the events, so with the bytes parsed. Then writing a
+    // grid from the sums (NaN between), timed on the folded grid already touched once (the
+    // first-touch page faults of the real grid are every backend's): that scales with the
+    // real grid's size. A folded grid of 8 MiB written twice, as before, cost 3-17 ms of
+    // first-touch faults on a 150-subject export, most of its profile.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
     let events: u64 =
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
     let series_bytes = plan.shape.items * plan.shape.hours * 4;
-    let admissions =
-        (APPLY_GRID_BYTES / series_bytes.max(1)).clamp(1, plan.shape.admissions.max(1));
+    let admissions = (FOLD_BYTES / series_bytes.max(1)).clamp(1, plan.shape.admissions.max(1));
     let shape = GridShape { admissions, ..plan.shape };
     let fold = (admissions * plan.shape.hours) as u64;
     let folded: Vec<Vec<Vec<BinEvent>>> = parsed
@@ -143,23 +146,20 @@ pub fn profile(
         })
         .collect();
     let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
-    let mut grid = HeapBytes::zeroed(shape.len() * 4);
-    let values: &mut [f32] = bytemuck::cast_slice_mut(grid.bytes_mut());
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     let single = single.map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
-    let apply = |values: &mut [f32]| {
-        let mut accumulator = Accumulator::with_target(values, shape);
-        let at = Instant::now();
-        single.install(|| accumulator.add(&batches));
-        let append = at.elapsed();
-        single.install(|| accumulator.finish().into_target());
-        (append, at.elapsed())
-    };
-    // Twice: the first pass pays the small grid's first-touch page faults.
-    apply(values);
-    values.fill(0.0);
-    let (append, apply) = apply(values);
-    drop(grid);
+    let mut accumulator = Accumulator::new(shape);
+    let at = Instant::now();
+    single.install(|| accumulator.add(&batches));
+    let append = at.elapsed();
+    let bins = single.install(|| accumulator.finish());
+    let summed = at.elapsed();
+    let mut written = vec![f32::NAN; shape.len()];
+    let at = Instant::now();
+    bins.fill(0, &mut written);
+    let write_per_value = at.elapsed().as_secs_f64() / shape.len().max(1) as f64;
+    drop((bins, written));
+    let write_grid = Duration::from_secs_f64(write_per_value * plan.shape.len() as f64);
 
     // Scale from the head to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
@@ -179,7 +179,7 @@ pub fn profile(
     Ok(StageProfile {
         name: "sample",
         tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
-        compute: scale(parse_serial + apply, by),
+        compute: scale(parse_serial + summed, by) + write_grid,
         thread_speedup: speedup,
         threads_measured: threads,
         // Every byte goes to a worker; 12 bytes per placed event come back.
