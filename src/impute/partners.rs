@@ -4,9 +4,10 @@
 //! The grid is mostly empty (1.6% of bins observed on generated exports, less in MIMIC), so
 //! most pairs of an item's observed bin with another item's value are a NaN. Reading every
 //! other item at every observed bin of `item` touched every page of every block once per item:
-//! on a grid of 77 items and 907 MB, each item's search read 219,000 pages of 4 KiB, which was
-//! half of the imputation's prepare stage, and twice that where the grid is in shared memory
-//! (no huge pages there, so every page costs a TLB miss: docs/RESULTS.md, section 2).
+//! on a grid of 77 items and 907 MB, each item's search read 219,000 pages of 4 KiB, about
+//! half of the imputation's prepare stage on threads (`perf`), and more where the grid is in
+//! shared memory (no huge pages there, so every page costs a TLB miss: docs/RESULTS.md,
+//! section 2).
 //!
 //! [`ObservedIndex`] turns the grid around once per job: for each bin, which items are
 //! observed in it, as a bitset. An item's search then reads, at each of its observed bins, the
