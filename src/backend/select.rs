@@ -185,7 +185,8 @@ fn check_sum(meta: &serde_json::Value, expected: u64) -> Result<()> {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// The median of `values` (the upper one of an even count), sorting them in place.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

@@ -8,7 +8,7 @@
 
 use super::accumulate::{Accumulator, BinEvent};
 use super::{parse_piece, Plan, SampleInputs, SampleOptions};
-use crate::backend::select::StageProfile;
+use crate::backend::select::{median, StageProfile};
 use crate::error::{Error, Result};
 use crate::grid::GridShape;
 use crate::ingest::columns::Header;
@@ -30,11 +30,6 @@ const PARTS: usize = 6;
 
 /// Largest grid the events' cost is measured on (their bins folded into it).
 const FOLD_BYTES: usize = 1 << 20;
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 /// Profiles sampling `inputs`, with the threads of `pool` for the speedup.
 pub fn profile(
