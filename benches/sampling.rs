@@ -34,15 +34,16 @@ fn bench_sampling(c: &mut Criterion) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plain_dir = tempfile::tempdir().unwrap();
     let gzip_dir = tempfile::tempdir().unwrap();
-    for (label, inputs) in
-        [("plain", export(plain_dir.path(), false)), ("gzip", export(gzip_dir.path(), true))]
-    {
+    for (label, dir) in [("plain", plain_dir.path()), ("gzip", gzip_dir.path())] {
+        let inputs = export(dir, label == "gzip");
+        // Where a shared grid would go (threads keep theirs on the heap).
+        let out = dir.join("grid.npy");
         // Throughput counts the bytes every contender must parse: the decompressed CSV.
         let mut exec =
             Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 0, pin: false })
                 .unwrap();
         let (_, _, report) =
-            sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden()).unwrap();
+            sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden(), &out).unwrap();
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -51,7 +52,8 @@ fn bench_sampling(c: &mut Criterion) {
             let mut exec = Executor::start(spec).unwrap();
             group.bench_function(format!("{threads}_threads"), |b| {
                 b.iter(|| {
-                    sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden()).unwrap()
+                    sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden(), &out)
+                        .unwrap()
                 })
             });
         }

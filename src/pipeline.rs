@@ -5,7 +5,7 @@
 //! saying which bins were observed (1) and which imputed (0), which downstream users need to
 //! tell measurements from estimates.
 
-use crate::backend::region::segment_region;
+use crate::backend::region::shared_region;
 use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
@@ -78,15 +78,15 @@ pub fn run_job(
     imputing: impl FnOnce(&Executor) -> ProgressBar,
     before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
-    let sampled = sample_in_memory(inputs, sample_options, exec, sampling);
+    let sampled = sample_in_memory(inputs, sample_options, exec, sampling, out);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
     let finished = before_impute(grid.values(), grid.shape(), &axes, exec)?;
     let spinner = imputing(exec);
     let start = Instant::now();
-    // A grid sampled into a shared segment is handed to the workers by name.
-    let region = grid.storage().segment().map(|segment| {
-        segment_region(segment.os_id(), grid.data_offset() as u64, grid.shape().data_bytes() as u64)
+    // A grid sampled into shared bytes is handed to the workers by name.
+    let region = grid.storage().shared().map(|shared| {
+        shared_region(shared, grid.data_offset() as u64, grid.shape().data_bytes() as u64)
     });
     let imputed = impute_to_file(
         grid.values(),
@@ -215,10 +215,10 @@ pub fn impute_to_file(
             let source_region = match source_region {
                 Some(region) => Some(region),
                 None if pool.transport() == Transport::Shm => {
-                    let mut segment = SharedBytes::create(shape.data_bytes())?;
-                    segment.bytes_mut().copy_from_slice(bytemuck::cast_slice(source));
-                    let region = segment_region(segment.os_id(), 0, shape.data_bytes() as u64);
-                    staged = Some(segment);
+                    let mut shared = SharedBytes::for_grid(shape.data_bytes(), out)?;
+                    shared.bytes_mut().copy_from_slice(bytemuck::cast_slice(source));
+                    let region = shared_region(&shared, 0, shape.data_bytes() as u64);
+                    staged = Some(shared);
                     Some(region)
                 }
                 None => None,

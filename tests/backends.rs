@@ -1,6 +1,7 @@
 //! Execution backends: the same output from every backend and worker count, and the faults a
 //! user can hit with worker processes (a killed worker, garbage on a pipe, Ctrl-C, a segment
-//! left by a crashed run), each leaving no process and no `/dev/shm` segment behind.
+//! left by a crashed run), each leaving no process, no `/dev/shm` segment and no scratch file
+//! behind.
 
 mod common;
 
@@ -40,15 +41,20 @@ fn run_job(backend: &str, workers: usize, out: &Path, fault: Option<&str>) -> Ou
     command.output().expect("medimpute runs")
 }
 
-/// Segments in /dev/shm created by process `pid`.
-fn segments_of(pid: u32) -> Vec<PathBuf> {
-    let prefix = format!("medimpute-{pid}-");
-    std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-        .collect()
+/// Shared bytes created by process `pid`: segments in /dev/shm, and scratch files in `dir`
+/// (the output's directory, where a shared grid goes when segments get no huge pages).
+fn shared_of(pid: u32, dir: &Path) -> Vec<PathBuf> {
+    let named = |dir: &Path, prefix: &str| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| e.path())
+            .collect()
+    };
+    let mut found = named(Path::new("/dev/shm"), &format!("medimpute-{pid}-"));
+    found.extend(named(dir, &format!(".medimpute-{pid}-")));
+    found
 }
 
 /// The child processes of `pid`.
@@ -194,7 +200,8 @@ fn workers_that_keep_dying_fail_the_run_cleanly() {
         assert!(text(&output).contains("worker processes failed"), "{}", text(&output));
         assert!(!out.exists(), "{backend}: no output after a failed run");
         assert!(partial_files(dir.path()).is_empty());
-        assert!(segments_of(pid).is_empty(), "{backend}: segments left: {:?}", segments_of(pid));
+        let left = shared_of(pid, dir.path());
+        assert!(left.is_empty(), "{backend}: shared bytes left: {left:?}");
     }
 }
 
@@ -245,7 +252,7 @@ fn interrupt_with(signal: &str, backend: &str) {
     writer.flush().unwrap();
     let workers = wait_for_children(&child, 2);
     if backend == "shm" {
-        assert!(!segments_of(child.id()).is_empty(), "the shm grid segment exists mid-run");
+        assert!(!shared_of(child.id(), dir.path()).is_empty(), "the shared grid exists mid-run");
     }
     let pid = child.id();
     assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
@@ -254,7 +261,8 @@ fn interrupt_with(signal: &str, backend: &str) {
     assert_eq!(output.status.code(), Some(130), "{signal} {backend}: {}", text(&output));
     assert!(!out.exists());
     assert!(partial_files(dir.path()).is_empty());
-    assert!(segments_of(pid).is_empty(), "segments left: {:?}", segments_of(pid));
+    let left = shared_of(pid, dir.path());
+    assert!(left.is_empty(), "shared bytes left: {left:?}");
     for worker in workers {
         assert!(!alive(worker), "{signal} {backend}: worker {worker} outlived its coordinator");
     }
@@ -295,6 +303,33 @@ fn a_segment_left_by_a_crashed_run_does_not_break_the_next() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(out.exists());
     assert!(!stale.exists(), "the stale segment was removed");
+}
+
+#[test]
+fn a_shared_grid_file_left_by_a_crashed_run_is_removed_by_the_next_run_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = 4_190_000 + std::process::id() % 1000;
+    let stale = dir.path().join(format!(".medimpute-{dead}-0.shared"));
+    std::fs::write(&stale, vec![7u8; 4096]).unwrap();
+    let kept = dir.path().join(".medimpute-notes.shared");
+    std::fs::write(&kept, b"not a scratch file of ours").unwrap();
+    let out = dir.path().join("shm.npy");
+    let output = run_job("shm", 2, &out, None);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(out.exists());
+    if medimpute::grid::shmem_gets_huge_pages() {
+        // The grid went to a segment: nothing here to sweep, and nothing swept.
+        assert!(stale.exists());
+    } else {
+        assert!(!stale.exists(), "the stale scratch file was removed");
+    }
+    assert!(kept.exists(), "a file whose name carries no pid is left alone");
+    let scratch: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".shared") && *p != kept)
+        .collect();
+    assert!(scratch.is_empty(), "the run removed its own scratch file: {scratch:?}");
 }
 
 #[test]

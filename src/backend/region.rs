@@ -6,19 +6,24 @@
 //! cut of the process) from one of a run still going, and remove only the former.
 
 use super::protocol::Region;
-use crate::grid::SEGMENT_PREFIX;
+use crate::grid::shared_stale::{owner_pid, process_alive, remove_matching};
+use crate::grid::{SharedBytes, SEGMENT_PREFIX};
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use shared_memory::ShmemConf;
 use std::fs::OpenOptions;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Where POSIX shared-memory segments appear as files on Linux.
-pub const SHM_DIR: &str = "/dev/shm";
+pub use crate::grid::SHM_DIR;
 
-/// The region of a whole segment `os_id` of `len` bytes.
+/// The region of segment `os_id` from `offset`, `len` bytes.
 pub fn segment_region(os_id: &str, offset: u64, len: u64) -> Region {
     Region { path: Path::new(SHM_DIR).join(os_id), offset, len }
+}
+
+/// The region of shared bytes (a segment or a scratch file) from `offset`, `len` bytes.
+pub fn shared_region(shared: &SharedBytes, offset: u64, len: u64) -> Region {
+    Region { path: shared.path(), offset, len }
 }
 
 /// Maps a region read-only.
@@ -93,31 +98,15 @@ pub fn remove_segment(region: &Region) {
 /// Removes every result segment created for coordinator `coordinator` (this process, at the
 /// end of a job or on the way out after an error or Ctrl-C). Returns how many.
 pub fn remove_results(coordinator: u32) -> usize {
-    remove_matching(|name| name.starts_with(&results_prefix(coordinator)))
+    remove_matching(Path::new(SHM_DIR), |name| name.starts_with(&results_prefix(coordinator)))
 }
 
-/// Removes segments left by runs whose process no longer exists. Returns how many.
+/// Removes segments left by runs whose process no longer exists. Returns how many. (Scratch
+/// files of shared grids are swept from their directory when the next one is created there.)
 pub fn sweep_stale() -> usize {
-    remove_matching(|name| owner_pid(name).is_some_and(|pid| !process_alive(pid)))
-}
-
-/// The pid in `medimpute-<pid>-...`.
-fn owner_pid(name: &str) -> Option<u32> {
-    name.strip_prefix(SEGMENT_PREFIX)?.split('-').next()?.parse().ok()
-}
-
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
-}
-
-fn remove_matching(matches: impl Fn(&str) -> bool) -> usize {
-    let Ok(entries) = std::fs::read_dir(SHM_DIR) else { return 0 };
-    let doomed: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_str().is_some_and(&matches))
-        .map(|e| e.path())
-        .collect();
-    doomed.iter().filter(|p| std::fs::remove_file(p).is_ok()).count()
+    remove_matching(Path::new(SHM_DIR), |name| {
+        name.starts_with(SEGMENT_PREFIX) && owner_pid(name).is_some_and(|pid| !process_alive(pid))
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +134,7 @@ mod tests {
         let dead = 4_100_000 + std::process::id() % 100_000;
         let stale = write_result_segment(dead, 2, b"left by a crash").unwrap();
         let live = crate::grid::SharedBytes::create(16).unwrap();
-        let live_path = Path::new(SHM_DIR).join(live.os_id());
+        let live_path = live.path();
         assert!(sweep_stale() >= 1);
         assert!(!stale.path.exists(), "the dead run's segment is gone");
         assert!(live_path.exists(), "this live process's segment is kept");
@@ -157,5 +146,7 @@ mod tests {
         assert_eq!(owner_pid("medimpute-1234-r55-0"), Some(1234));
         assert_eq!(owner_pid("medimpute-x"), None);
         assert_eq!(owner_pid("other-1234-1"), None);
+        assert_eq!(owner_pid(".medimpute-1234-3.shared"), Some(1234));
+        assert_eq!(owner_pid(".medimpute-1234-3.partial"), None);
     }
 }

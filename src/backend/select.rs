@@ -98,7 +98,7 @@ impl TransportCosts {
         let (_, mut shm) = timed_start(1, super::Transport::Shm)?;
         let rtt_pipe = round_trip(&mut pipe, &[0u8; 64], 16)?;
         let segment = SharedBytes::create(64)?;
-        let region = super::region::segment_region(segment.os_id(), 0, 64);
+        let region = super::region::shared_region(&segment, 0, 64);
         let rtt_shm = round_trip_region(&mut shm, region, 16)?;
         let payload = vec![1u8; 8 << 20];
         let at = Instant::now();

@@ -15,7 +15,7 @@
 //! and the answer coming back. Every answer carries the worker's checksum of what it read; one
 //! that differs from the coordinator's is an error, so a finished run proves the bytes arrived.
 
-use crate::backend::region::segment_region;
+use crate::backend::region::shared_region;
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
 use crate::backend::{available_cores, Payload, ProcessPool, RemoteTask, Transport};
 use crate::bench::table::summary;
@@ -165,7 +165,7 @@ impl Transports {
 
     /// One task whose input is the shared segment, mapped by the worker; its round trip.
     pub fn shm(&mut self, buffers: &Buffers) -> Result<Duration> {
-        let region = segment_region(buffers.segment.os_id(), 0, buffers.len() as u64);
+        let region = shared_region(&buffers.segment, 0, buffers.len() as u64);
         round_trip(&mut self.shm, Payload::Region(region), buffers.sum)
     }
 

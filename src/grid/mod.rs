@@ -19,7 +19,8 @@ mod storage;
 pub use axes::{AdmissionAxis, Axes};
 pub use npy::{npy_header, npy_header_len};
 pub use observed::write_observed_mask;
-pub use shared::{SharedBytes, SEGMENT_PREFIX};
+pub use shared::stale as shared_stale;
+pub use shared::{shmem_gets_huge_pages, SharedBytes, SEGMENT_PREFIX, SHM_DIR};
 pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes};
 
 use crate::error::{Error, Result};

@@ -1,8 +1,8 @@
 //! Byte storages a [`Grid`](super::Grid) can live in.
 //!
 //! One trait, three homes: heap memory (tests, small jobs), a memory-mapped output file (grids
-//! larger than RAM: the kernel pages them out to the file), and, for worker processes, a shared
-//! memory segment.
+//! larger than RAM: the kernel pages them out to the file), and, for worker processes, shared
+//! bytes (a segment or a scratch file).
 
 use crate::error::{Error, Result};
 use memmap2::MmapMut;
@@ -111,24 +111,24 @@ impl ByteStorage for FileGrid {
     }
 }
 
-/// A grid's memory when it must stay in RAM: private (heap) or shared with worker processes.
+/// A sampled grid's bytes: private (heap), or shared with worker processes (a segment or a
+/// scratch file, see [`SharedBytes::for_grid`](super::SharedBytes::for_grid)).
 pub enum MemoryBytes {
     Heap(HeapBytes),
     Shared(super::SharedBytes),
 }
 
 impl MemoryBytes {
-    /// `len` zero bytes, in a shared segment if `shared`.
-    pub fn zeroed(len: usize, shared: bool) -> Result<Self> {
-        Ok(if shared {
-            MemoryBytes::Shared(super::SharedBytes::create(len)?)
-        } else {
-            MemoryBytes::Heap(HeapBytes::zeroed(len))
+    /// `len` zero bytes: on the heap, or shared for a job whose output is `Some(out)`.
+    pub fn zeroed(len: usize, shared_near: Option<&Path>) -> Result<Self> {
+        Ok(match shared_near {
+            Some(out) => MemoryBytes::Shared(super::SharedBytes::for_grid(len, out)?),
+            None => MemoryBytes::Heap(HeapBytes::zeroed(len)),
         })
     }
 
-    /// The segment, when shared.
-    pub fn segment(&self) -> Option<&super::SharedBytes> {
+    /// The shared bytes, when shared.
+    pub fn shared(&self) -> Option<&super::SharedBytes> {
         match self {
             MemoryBytes::Heap(_) => None,
             MemoryBytes::Shared(segment) => Some(segment),

@@ -180,19 +180,21 @@ pub fn sample_to_file(
 }
 
 /// Samples an export into a grid in memory, with its axes, on `exec`. Over `shm` the grid is
-/// in a shared segment, which the imputation's workers then map.
+/// in shared bytes, which the imputation's workers then map: placed for a job whose output is
+/// `out` ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
 pub fn sample_in_memory(
     inputs: &SampleInputs,
     options: &SampleOptions,
     exec: &mut Executor,
     progress: &ProgressBar,
+    out: &Path,
 ) -> Result<(Grid<MemoryBytes>, Axes, SampleReport)> {
     // The stage's time includes reading the admissions and allocating the grid (a shared
     // segment's pages are all backed up front, see `grid::shared`).
     let start = Instant::now();
     let plan = Plan::new(inputs, options)?;
     let shared = exec.spec().kind == BackendKind::Shm;
-    let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared)?;
+    let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared.then_some(out))?;
     let mut grid = Grid::create(storage, plan.shape);
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
     let (accumulator, mut report) =

@@ -10,7 +10,7 @@
 
 use super::accumulate::EncodedEvents;
 use super::{parse_piece, ParsedPiece, Plan, RowCounts, SampleOptions};
-use crate::backend::region::segment_region;
+use crate::backend::region::shared_region;
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
 use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, Transport};
 use crate::error::{Error, Result, RowError};
@@ -87,7 +87,7 @@ pub(super) fn parse_batch(
                 }
                 (Some(segment), _) => {
                     staged_at += len;
-                    Payload::Region(segment_region(segment.os_id(), staged_at - len, len))
+                    Payload::Region(shared_region(segment, staged_at - len, len))
                 }
                 _ => Payload::Bytes(piece.bytes),
             };
