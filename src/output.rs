@@ -36,6 +36,38 @@ pub fn temp_beside(destination: &Path) -> Result<NamedTempFile> {
         .map_err(|e| Error::output(destination, e))
 }
 
+/// Gives a new file `len` bytes with their disk blocks reserved (`fallocate`), where the file
+/// system can; elsewhere the file is only extended (sparse), as before.
+///
+/// Why: the grids are written through shared mappings, and a write into a hole of a sparse
+/// file is a page fault in which the file system reserves a block (ext4's delayed
+/// allocation), measured 5x slower than a write into an allocated block on this project's VM.
+/// ext4 also flushes a file's delayed blocks when it is renamed over an existing one
+/// (`auto_da_alloc`): overwriting the 42 MB output of a 150-subject job took 30 ms in the
+/// rename against 2 ms for a new name. And a full disk is reported here, as an error with the
+/// file's name, instead of as a SIGBUS in whichever thread first writes past the free space.
+pub fn allocate(file: &std::fs::File, len: u64) -> std::io::Result<()> {
+    file.set_len(len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on an open descriptor; it changes no contents (the
+        // bytes of an allocated range read as zeros, as the holes did).
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+        if rc != 0 {
+            let error = std::io::Error::last_os_error();
+            // A file system without allocation (some network ones) keeps the sparse file.
+            if !matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)) {
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Renames a finished temporary file to its destination.
 pub fn persist(file: NamedTempFile, destination: &Path) -> Result<()> {
     file.persist(destination).map_err(|e| Error::output(destination, e.error))?;
@@ -163,6 +195,24 @@ fn fill_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_allocated_file_has_its_blocks_and_reads_as_zeros() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.npy");
+        let file = std::fs::File::create(&path).unwrap();
+        let len = (3 << 20) + 100;
+        allocate(&file, len).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), len);
+        // The test directory's file system (ext4 or tmpfs here and in CI) allocates: a sparse
+        // file would hold no block at all.
+        assert!(meta.blocks() * 512 >= len, "{} blocks for {len} bytes", meta.blocks());
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.iter().all(|&b| b == 0));
+        allocate(&std::fs::File::create(dir.path().join("empty")).unwrap(), 0).unwrap();
+    }
 
     #[test]
     fn nothing_reaches_the_destination_until_persisted() {

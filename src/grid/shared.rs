@@ -134,9 +134,8 @@ impl SharedBytes {
     }
 
     /// Creates a zero-filled scratch file of `len` bytes in `dir`, mapped shared and owned by
-    /// this process. Its blocks are allocated up front where the file system can (a first
-    /// write into a hole costs the file system an allocation per page; measured 5x slower on
-    /// this project's VM), then every page is backed, as for a segment.
+    /// this process. Its blocks are allocated up front where the file system can
+    /// ([`allocate`](crate::output::allocate)), then every page is backed, as for a segment.
     pub fn create_file(dir: &Path, len: usize) -> Result<Self> {
         let path = dir.join(format!(".{}{FILE_SUFFIX}", fresh_name()));
         let out_err = |e| Error::output(&path, e);
@@ -148,14 +147,7 @@ impl SharedBytes {
             .map_err(out_err)?;
         // From here the file is removed on every way out, errors included.
         let mut guard = RemoveOnDrop(Some(path.clone()));
-        file.set_len(len.max(1) as u64).map_err(out_err)?;
-        #[cfg(target_os = "linux")]
-        // SAFETY: a plain call on an open descriptor; failure (a file system without
-        // allocation) leaves the file sparse, which is still correct.
-        unsafe {
-            use std::os::fd::AsRawFd;
-            libc::fallocate(file.as_raw_fd(), 0, 0, len.max(1) as libc::off_t);
-        }
+        crate::output::allocate(&file, len.max(1) as u64).map_err(out_err)?;
         // SAFETY: a fresh file under a new name that only this run's processes open.
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(out_err)?;
         populate(map.as_mut_ptr(), len);

@@ -70,11 +70,13 @@ pub struct FileGrid {
 }
 
 impl FileGrid {
-    /// Creates a zero-filled (sparse where the file system allows) file of `len` bytes.
+    /// Creates a zero-filled file of `len` bytes, its blocks allocated where the file system
+    /// can ([`allocate`](crate::output::allocate): faster first writes, and a full disk is an
+    /// error here rather than a SIGBUS later).
     pub fn create(destination: &Path, len: usize) -> Result<Self> {
         let out_err = |e| Error::output(destination, e);
         let file = crate::output::temp_beside(destination)?;
-        file.as_file().set_len(len as u64).map_err(out_err)?;
+        crate::output::allocate(file.as_file(), len as u64).map_err(out_err)?;
         // Pages are faulted in by the threads that first write them, in parallel; mapping them
         // all up front (MAP_POPULATE) was measured to only move that kernel time into one
         // thread before the parallel work starts.
