@@ -21,13 +21,19 @@ pub fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
     name.into()
 }
 
-/// Creates an empty temporary file in the destination's directory (created if missing).
-pub fn temp_beside(destination: &Path) -> Result<NamedTempFile> {
+/// The directory a file goes to (`.` for a bare name), created if missing.
+pub fn directory_of(destination: &Path) -> Result<&Path> {
     let dir = match destination.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+    Ok(dir)
+}
+
+/// Creates an empty temporary file in the destination's directory (created if missing).
+pub fn temp_beside(destination: &Path) -> Result<NamedTempFile> {
+    let dir = directory_of(destination)?;
     let name = destination.file_name().map(|n| n.to_string_lossy().into_owned());
     tempfile::Builder::new()
         .prefix(&format!(".{}.", name.as_deref().unwrap_or("out")))

@@ -163,11 +163,7 @@ impl SharedBytes {
         if shmem_gets_huge_pages() {
             return Self::create(len);
         }
-        let dir = match near.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+        let dir = crate::output::directory_of(near)?;
         stale::sweep_files(dir);
         Self::create_file(dir, len)
     }
@@ -199,10 +195,17 @@ impl SharedBytes {
         matches!(self.home, Home::Segment(_))
     }
 
-    fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *const u8 {
         match &self.home {
             Home::Segment(shmem) => shmem.as_ptr(),
-            Home::File { map, .. } => map.as_ptr() as *mut u8,
+            Home::File { map, .. } => map.as_ptr(),
+        }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        match &mut self.home {
+            Home::Segment(shmem) => shmem.as_ptr(),
+            Home::File { map, .. } => map.as_mut_ptr(),
         }
     }
 }
@@ -281,7 +284,7 @@ impl ByteStorage for SharedBytes {
     }
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above; `&mut self` makes this process's view exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.as_mut_ptr(), self.len) }
     }
 }
 
