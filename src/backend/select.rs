@@ -452,7 +452,7 @@ impl Selector {
     ) -> Result<Executor> {
         let spec = self.spec_for(profile)?;
         match current {
-            Some(exec) if same(exec.spec(), spec) => Ok(exec),
+            Some(exec) if same_backend(exec.spec(), spec) => Ok(exec),
             other => {
                 drop(other);
                 self.start(spec)
@@ -516,7 +516,7 @@ impl Selector {
         profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
     ) -> Result<()> {
         let spec = self.spec_for(profile)?;
-        if !same(exec.spec(), spec) {
+        if !same_backend(exec.spec(), spec) {
             *exec = self.start(spec)?;
         }
         Ok(())
@@ -541,8 +541,9 @@ impl Selector {
     }
 }
 
-/// Whether `a` already is `b` (worker count 0 means one per core).
-fn same(a: BackendSpec, b: BackendSpec) -> bool {
+/// Whether `a` already is `b` (worker count 0 means one per core): a stage chosen on `b`
+/// keeps the executor of a stage on `a`.
+pub(crate) fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
     a.kind == b.kind
         && a.pin == b.pin
         && (a.kind == BackendKind::Serial || a.resolved().workers == b.resolved().workers)

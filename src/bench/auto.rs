@@ -23,7 +23,7 @@
 
 use super::fresh::{self, BenchJob};
 use super::scaling::{progress_bar, remove_grid, Reference};
-use crate::backend::select::{candidates, Selector, SelectorOptions};
+use crate::backend::select::{candidates, same_backend, Selector, SelectorOptions};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
 use crate::error::{Error, Result};
@@ -407,11 +407,6 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         })
         .collect();
     Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
-}
-
-/// Whether a stage on `b` keeps the executor of a stage on `a` (as the selector decides).
-fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
-    a.kind == b.kind && a.pin == b.pin && (a.kind == BackendKind::Serial || a.workers == b.workers)
 }
 
 /// Generates the exports the workloads need into `dir`, once each.

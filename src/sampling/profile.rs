@@ -141,8 +141,7 @@ pub fn profile(
         })
         .collect();
     let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
-    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build();
-    let single = single.map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+    let single = crate::backend::thread_pool(1, false)?;
     let mut accumulator = Accumulator::new(shape);
     let at = Instant::now();
     single.install(|| accumulator.add(&batches));
