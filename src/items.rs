@@ -93,6 +93,10 @@ pub fn parse_item_list(list: &str) -> Result<Vec<u32>, String> {
 /// Maps an `ITEMID` to its row in the grid in O(1), once per event row: a dense table for ids
 /// below [`DENSE_IDS`] (every MIMIC-III and MIMIC-IV item id is), a hash map for any above, so
 /// that a large id given on the command line does not cost a table of its size.
+///
+/// The table holds a row plus one, zero for ids not selected: a table of zeros is allocated
+/// zeroed by the kernel, page by page as lookups first touch it, where a table filled with a
+/// marker cost 0.2 ms of page faults and writes on every run (MetaVision ids reach 230,000).
 #[derive(Clone, Debug)]
 pub struct ItemIndex {
     ids: Vec<u32>,
@@ -104,17 +108,15 @@ pub struct ItemIndex {
 const DENSE_IDS: u32 = 1 << 22;
 
 impl ItemIndex {
-    const NOT_SELECTED: u16 = u16::MAX;
-
     /// Builds the index; `ids` must be free of duplicates and fewer than 65,535.
     pub fn new(ids: Vec<u32>) -> Self {
-        assert!(ids.len() < usize::from(Self::NOT_SELECTED), "too many items");
+        assert!(ids.len() < usize::from(u16::MAX), "too many items");
         let dense_max = ids.iter().copied().filter(|&id| id < DENSE_IDS).max();
-        let mut slot_of_id = vec![Self::NOT_SELECTED; dense_max.map_or(0, |m| m as usize + 1)];
+        let mut slot_of_id = vec![0u16; dense_max.map_or(0, |m| m as usize + 1)];
         let mut beyond = rustc_hash::FxHashMap::default();
         for (slot, &id) in ids.iter().enumerate() {
             if id < DENSE_IDS {
-                slot_of_id[id as usize] = slot as u16;
+                slot_of_id[id as usize] = slot as u16 + 1;
             } else {
                 beyond.insert(id, slot as u16);
             }
@@ -127,7 +129,7 @@ impl ItemIndex {
     pub fn slot(&self, item_id: u64) -> Option<usize> {
         let id = usize::try_from(item_id).ok()?;
         match self.slot_of_id.get(id) {
-            Some(&s) if s != Self::NOT_SELECTED => Some(usize::from(s)),
+            Some(&s) if s != 0 => Some(usize::from(s) - 1),
             Some(_) => None,
             None if self.beyond.is_empty() => None,
             None => self.beyond.get(&u32::try_from(item_id).ok()?).map(|&s| usize::from(s)),

@@ -148,9 +148,14 @@ impl fmt::Display for BackendSpec {
     }
 }
 
-/// The machine's cores (as the scheduler may use them).
+/// The machine's cores (as the scheduler may use them), read once per process.
+///
+/// `available_parallelism` reads the affinity mask and the cgroup's CPU quota on every call
+/// (files under `/proc` and `/sys`): tens of microseconds, which the selector's model paid
+/// several times per stage, a measurable share of a job of a few milliseconds.
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A started backend: a thread pool, or worker processes and the coordinator's thread.
