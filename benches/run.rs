@@ -10,7 +10,7 @@ use medimpute::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use medimpute::impute::ImputeOptions;
 use medimpute::items::ItemSet;
 use medimpute::pipeline::{export_tables, run_job};
-use medimpute::sampling::SampleOptions;
+use medimpute::sampling::{Plan, SampleOptions};
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ fn bench_run(c: &mut Criterion) {
                 let mut exec = Executor::start(BackendSpec { kind, workers, pin: false }).unwrap();
                 let hidden = ProgressBar::hidden();
                 run_job(
+                    &Plan::new(&inputs, &sample).unwrap(),
                     &inputs,
                     &sample,
                     &impute,

@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use medimpute::backend::{BackendKind, BackendSpec, Executor};
 use medimpute::generate::{generate, ExportFormat, GenerateConfig};
 use medimpute::items::ItemSet;
-use medimpute::sampling::{sample_in_memory, SampleInputs, SampleOptions};
+use medimpute::sampling::{sample_in_memory, Plan, SampleInputs, SampleOptions};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,8 +42,10 @@ fn bench_sampling(c: &mut Criterion) {
         let mut exec =
             Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 0, pin: false })
                 .unwrap();
+        let hidden = ProgressBar::hidden();
+        let plan = Plan::new(&inputs, &options).unwrap();
         let (_, _, report) =
-            sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden(), &out).unwrap();
+            sample_in_memory(&plan, &inputs, &options, &mut exec, &hidden, &out).unwrap();
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -51,9 +53,10 @@ fn bench_sampling(c: &mut Criterion) {
             let spec = BackendSpec { kind: BackendKind::Threads, workers: threads, pin: false };
             let mut exec = Executor::start(spec).unwrap();
             group.bench_function(format!("{threads}_threads"), |b| {
+                // The admissions are read in every iteration, as a run reads them.
                 b.iter(|| {
-                    sample_in_memory(&inputs, &options, &mut exec, &ProgressBar::hidden(), &out)
-                        .unwrap()
+                    let plan = Plan::new(&inputs, &options).unwrap();
+                    sample_in_memory(&plan, &inputs, &options, &mut exec, &hidden, &out).unwrap()
                 })
             });
         }

@@ -14,7 +14,7 @@ use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{ImputeOptions, ImputeReport};
 use crate::output;
-use crate::sampling::{sample_in_memory, SampleInputs, SampleOptions, SampleReport};
+use crate::sampling::{sample_in_memory, Plan, SampleInputs, SampleOptions, SampleReport};
 use crate::timestamp::{parse_timestamp, HOUR};
 use indicatif::ProgressBar;
 use memmap2::MmapOptions;
@@ -63,12 +63,13 @@ pub struct JobReport {
     pub impute_time: Duration,
 }
 
-/// The main job: samples `inputs` in memory, then imputes the grid into `out` (+ axes and
-/// observed mask), atomically. `before_impute` sees the sampled grid and may replace the
+/// The main job: samples `inputs` in memory by `plan` ([`Plan::new`]), then imputes the grid
+/// into `out` (+ axes and observed mask), atomically. `before_impute` sees the sampled grid and may replace the
 /// executor (`--backend auto` chooses anew for the imputation, a different workload); the
 /// items it returns finished are kept, not imputed again.
 #[allow(clippy::too_many_arguments)]
 pub fn run_job(
+    plan: &Plan,
     inputs: &SampleInputs,
     sample_options: &SampleOptions,
     impute_options: &ImputeOptions,
@@ -78,7 +79,7 @@ pub fn run_job(
     imputing: impl FnOnce(&Executor) -> ProgressBar,
     before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
-    let sampled = sample_in_memory(inputs, sample_options, exec, sampling, out);
+    let sampled = sample_in_memory(plan, inputs, sample_options, exec, sampling, out);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
     let finished = before_impute(grid.values(), grid.shape(), &axes, exec)?;

@@ -433,13 +433,35 @@ pub struct Selector {
     /// The threads every stage is profiled on, started once; a `threads` backend of its size
     /// runs on it.
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Whether every thread of `pool` has been seen running (once is enough: a profile's first
+    /// parallel step wakes them from then on, before its clocks run).
+    pool_up: bool,
     /// The choices made, for the closing summary: (stage, choice).
     pub choices: Vec<(&'static str, Choice)>,
 }
 
 impl Selector {
+    /// Under `auto`, starts the threads stages are profiled on now: they come up while the
+    /// caller reads the admissions rather than before the first profile's clocks. (A pool
+    /// that fails to start is started again, and its error reported, when first needed.)
     pub fn new(args: SelectorOptions) -> Self {
-        Selector { args, costs: None, pool: None, choices: Vec::new() }
+        let mut selector =
+            Selector { args, costs: None, pool: None, pool_up: false, choices: Vec::new() };
+        if args.backend == BackendKind::Auto {
+            selector.pool =
+                super::thread_pool(selector.profile_threads(), false).ok().map(Arc::new);
+        }
+        selector
+    }
+
+    /// The most workers `auto` considers.
+    fn target(&self) -> usize {
+        self.args.target_cores.unwrap_or_else(available_cores).max(1)
+    }
+
+    /// The threads stages are profiled on: the target's, as far as the machine has cores.
+    fn profile_threads(&self) -> usize {
+        self.target().min(available_cores())
     }
 
     /// The backend for a stage: the one asked for, or under auto the one the model predicts
@@ -474,17 +496,20 @@ impl Selector {
     ) -> Result<BackendSpec> {
         Ok(match self.args.backend {
             BackendKind::Auto => {
-                let target = self.args.target_cores.unwrap_or_else(available_cores).max(1);
+                let target = self.target();
                 let pool = match &self.pool {
                     Some(pool) => pool.clone(),
                     None => {
-                        let pool =
-                            Arc::new(super::thread_pool(target.min(available_cores()), false)?);
+                        let pool = Arc::new(super::thread_pool(self.profile_threads(), false)?);
                         self.pool.insert(pool).clone()
                     }
                 };
-                // Every thread started and awake before a profile's clocks run.
-                pool.broadcast(|_| ());
+                // Every thread started before a profile's clocks run (a thread not yet up
+                // would leave its share to the others, and the speedup would look perfect).
+                if !self.pool_up {
+                    pool.broadcast(|_| ());
+                    self.pool_up = true;
+                }
                 let stage = profile(&pool)?;
                 let stages = std::slice::from_ref(&stage);
                 let local = local_best(stages, target);

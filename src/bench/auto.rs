@@ -33,7 +33,7 @@ use crate::impute::{plan, ImputeOptions, Method};
 use crate::items::ItemSet;
 use crate::pipeline::{self, first_bin_hours};
 use crate::sampling::profile as sample_profile;
-use crate::sampling::SampleOptions;
+use crate::sampling::{Plan, SampleOptions};
 use indicatif::ProgressBar;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -329,14 +329,19 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         target_cores: Some(target),
         explain: false,
     });
+    selecting += start.elapsed();
+    // Reading the admissions is the job's, whatever the backend.
+    let plan = Plan::new(&job.inputs, &job.sample)?;
+    let choosing = Instant::now();
     let mut exec = selector.executor_for(None, |pool| {
         let at = Instant::now();
-        let profile = sample_profile::profile(&job.inputs, &job.sample, pool);
+        let profile = sample_profile::profile(&plan, &job.inputs, pool);
         profiled.push(at.elapsed());
         profile
     })?;
-    selecting += start.elapsed();
+    selecting += choosing.elapsed();
     let report = pipeline::run_job(
+        &plan,
         &job.inputs,
         &job.sample,
         &job.impute,

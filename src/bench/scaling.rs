@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::grid::Axes;
 use crate::impute::{plan, FillEmpty, ImputeOptions, Method};
 use crate::pipeline::{self, observed_path};
-use crate::sampling::{SampleInputs, SampleOptions};
+use crate::sampling::{Plan, SampleInputs, SampleOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::io::Read;
@@ -311,6 +311,7 @@ pub(crate) fn time_job(
     let mut exec = Executor::start(spec)?;
     let hidden = ProgressBar::hidden();
     pipeline::run_job(
+        &Plan::new(inputs, sample)?,
         inputs,
         sample,
         impute,

@@ -8,7 +8,7 @@ use clap::Args;
 use medimpute::impute::profile as impute_profile;
 use medimpute::pipeline::{find_event_tables, find_table, first_bin_hours, observed_path, run_job};
 use medimpute::sampling::profile;
-use medimpute::sampling::{SampleInputs, SampleOptions};
+use medimpute::sampling::{Plan, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::PathBuf;
 
@@ -77,11 +77,12 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let options = args.impute.options();
     let mut selector = args.backend.selector();
-    let mut exec =
-        selector.executor_for(None, |pool| profile::profile(&inputs, &sample_options, pool))?;
+    let plan = Plan::new(&inputs, &sample_options)?;
+    let mut exec = selector.executor_for(None, |pool| profile::profile(&plan, &inputs, pool))?;
     let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
     let job = run_job(
+        &plan,
         &inputs,
         &sample_options,
         &options,

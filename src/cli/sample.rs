@@ -5,7 +5,7 @@ use super::report;
 use clap::Args;
 use medimpute::items::{parse_item_list, ItemSet};
 use medimpute::sampling::profile;
-use medimpute::sampling::{sample_to_file, SampleInputs, SampleOptions};
+use medimpute::sampling::{sample_to_file, Plan, SampleInputs, SampleOptions};
 use medimpute::{Error, Result};
 use std::path::PathBuf;
 
@@ -70,9 +70,10 @@ pub fn run(args: SampleArgs) -> Result<()> {
         skip_bad_rows: args.skip_bad_rows,
     };
     let mut selector = args.backend.selector();
-    let mut exec = selector.executor_for(None, |pool| profile::profile(&inputs, &options, pool))?;
+    let plan = Plan::new(&inputs, &options)?;
+    let mut exec = selector.executor_for(None, |pool| profile::profile(&plan, &inputs, pool))?;
     let bar = report::bytes_bar("sampling");
-    let result = sample_to_file(&inputs, &options, &args.out, &mut exec, &bar);
+    let result = sample_to_file(&plan, &inputs, &options, &args.out, &mut exec, &bar);
     bar.finish_and_clear();
     let summary = result?;
     let backend = exec.spec().to_string();

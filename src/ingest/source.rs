@@ -44,7 +44,8 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first two bytes of every gzip member.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens a table file.
 pub fn open_table(path: &Path) -> Result<TableSource> {
@@ -68,6 +69,15 @@ pub fn open_table(path: &Path) -> Result<TableSource> {
         }
     }
     Ok(TableSource::Stream(Box::new(open_stream(file, path)?)))
+}
+
+/// Whether the file at `path` is gzip, told as [`open_table`] tells it: by its first bytes.
+/// Reads two bytes; a pipe must not be sniffed (they would be lost to its reader).
+pub fn is_gzip_file(path: &Path) -> Result<bool> {
+    let mut magic = [0u8; 2];
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let n = file.take(2).read(&mut magic).map_err(|e| Error::input(path, e))?;
+    Ok(n == 2 && magic == GZIP_MAGIC)
 }
 
 /// Wraps a file (regular or not) as a stream, inflating it if it starts with the gzip magic.

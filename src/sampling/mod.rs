@@ -95,11 +95,17 @@ pub struct SampleReport {
 }
 
 /// Admissions and windows, read once and shared by sampling and the axes file.
+///
+/// Built by the caller, once per job: `--backend auto` profiles sampling on the same plan the
+/// run then samples with, rather than reading the admissions twice.
 pub struct Plan {
     pub admissions: Vec<Admission>,
     pub windows: AdmissionWindows,
     pub items: ItemIndex,
     pub shape: GridShape,
+    /// Time taken to read the admissions and build the plan: part of the sampling stage's
+    /// time in its report.
+    pub read_time: Duration,
 }
 
 impl Plan {
@@ -119,12 +125,13 @@ impl Plan {
 
     /// Reads the admissions table alone (what a worker process needs to place events).
     pub fn for_admissions(admissions: &Path, options: &SampleOptions) -> Result<Self> {
+        let start = Instant::now();
         let admissions = read_admissions(admissions)?;
         let windows = AdmissionWindows::new(&admissions, options.hours);
         let items = ItemIndex::new(options.items.clone());
         let shape =
             GridShape { items: items.len(), admissions: admissions.len(), hours: options.hours };
-        Ok(Plan { admissions, windows, items, shape })
+        Ok(Plan { admissions, windows, items, shape, read_time: start.elapsed() })
     }
 
     /// The grid's axes.
@@ -140,7 +147,8 @@ impl Plan {
     }
 }
 
-/// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically.
+/// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically, by `plan`
+/// (`Plan::new(inputs, options)`).
 ///
 /// The grid is never held in memory: the events' means are gathered sparsely
 /// ([`accumulate`]) and the file is written from them front to back, NaN between, in windows
@@ -148,6 +156,7 @@ impl Plan {
 /// Memory is the events placed (or, for an export dense enough, the dense planes), not the
 /// grid.
 pub fn sample_to_file(
+    plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
     out: &Path,
@@ -155,9 +164,8 @@ pub fn sample_to_file(
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
     let start = Instant::now();
-    let plan = Plan::new(inputs, options)?;
     let (accumulator, mut report) =
-        parse_tables(&plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
+        parse_tables(plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
     let bins = exec.install_wide(|| accumulator.finish())?;
     report.bins_observed = bins.observed();
     let header = crate::grid::npy_header(&plan.shape);
@@ -175,32 +183,32 @@ pub fn sample_to_file(
     cancel::check()?;
     crate::output::persist(staged_axes, &axes_path)?;
     crate::output::persist(staged_grid, out)?;
-    report.elapsed = start.elapsed();
+    report.elapsed = plan.read_time + start.elapsed();
     Ok(report)
 }
 
-/// Samples an export into a grid in memory, with its axes, on `exec`. Over `shm` the grid is
+/// Samples an export into a grid in memory, with its axes, on `exec`, by `plan`. Over `shm` the grid is
 /// in shared bytes, which the imputation's workers then map: placed for a job whose output is
 /// `out` ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
 pub fn sample_in_memory(
+    plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
     exec: &mut Executor,
     progress: &ProgressBar,
     out: &Path,
 ) -> Result<(Grid<MemoryBytes>, Axes, SampleReport)> {
-    // The stage's time includes reading the admissions and allocating the grid (a shared
-    // segment's pages are all backed up front, see `grid::shared`).
+    // The stage's time includes reading the admissions (the plan's) and allocating the grid (a
+    // shared segment's pages are all backed up front, see `grid::shared`).
     let start = Instant::now();
-    let plan = Plan::new(inputs, options)?;
     let shared = exec.spec().kind == BackendKind::Shm;
     let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared.then_some(out))?;
     let mut grid = Grid::create(storage, plan.shape);
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
     let (accumulator, mut report) =
-        parse_tables(&plan, inputs, options, accumulator, exec, progress)?;
+        parse_tables(plan, inputs, options, accumulator, exec, progress)?;
     report.bins_observed = exec.install_wide(|| accumulator.finish().into_target())?;
-    report.elapsed = start.elapsed();
+    report.elapsed = plan.read_time + start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
 }

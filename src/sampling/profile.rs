@@ -7,7 +7,7 @@
 //! head. Writing the grid from the bins scales with the grid's size instead.
 
 use super::accumulate::{Accumulator, BinEvent};
-use super::{parse_piece, Plan, SampleInputs, SampleOptions};
+use super::{parse_piece, Plan, SampleInputs};
 use crate::backend::select::{median, StageProfile};
 use crate::error::{Error, Result};
 use crate::grid::GridShape;
@@ -15,7 +15,7 @@ use crate::ingest::columns::Header;
 use crate::ingest::csv_split::{last_record_end, record_start_at_or_after};
 use crate::ingest::events::EventColumns;
 use crate::ingest::pieces::{Piece, PIECE_BYTES};
-use crate::ingest::source::{open_table, TableSource};
+use crate::ingest::source::{is_gzip_file, GZIP_MAGIC};
 use rayon::prelude::*;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -31,20 +31,24 @@ const PARTS: usize = 6;
 /// Largest grid the events' cost is measured on (their bins folded into it).
 const FOLD_BYTES: usize = 1 << 20;
 
-/// Profiles sampling `inputs`, with the threads of `pool` for the speedup.
+/// Profiles sampling `inputs` by `plan` (the run's own, so that the admissions are read
+/// once), with the threads of `pool` for the speedup.
 pub fn profile(
+    plan: &Plan,
     inputs: &SampleInputs,
-    options: &SampleOptions,
     pool: &rayon::ThreadPool,
 ) -> Result<StageProfile> {
     let started = Instant::now();
     let threads = pool.current_num_threads();
-    let plan = Plan::new(inputs, options)?;
-    let sizes: Vec<u64> = inputs
+    // The thread the events' costs are timed on, one alone: started first, so that it comes up
+    // while the head is read and parsed.
+    let single = crate::backend::thread_pool(1, false)?;
+    let metadata: Vec<std::fs::Metadata> = inputs
         .events
         .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).map_err(|e| Error::input(p, e)))
+        .map(|p| std::fs::metadata(p).map_err(|e| Error::input(p, e)))
         .collect::<Result<_>>()?;
+    let sizes: Vec<u64> = metadata.iter().map(std::fs::Metadata::len).collect();
     let largest = (0..sizes.len()).max_by_key(|&i| sizes[i]).expect("at least one table");
     let path = &inputs.events[largest];
     let budget = (sizes.iter().sum::<u64>() / 64).clamp(32 << 10, HEAD_BYTES as u64);
@@ -83,7 +87,7 @@ pub fn profile(
     let parse = |piece: &Piece<'_>| {
         let at = Instant::now();
         let parsed =
-            parse_piece(piece, &columns, &plan, true).map_err(|(line, e)| (line, e.to_string()));
+            parse_piece(piece, &columns, plan, true).map_err(|(line, e)| (line, e.to_string()));
         (parsed, at.elapsed().as_secs_f64() / piece.bytes.len().max(1) as f64)
     };
     let mut parsed = Vec::new();
@@ -141,7 +145,6 @@ pub fn profile(
         })
         .collect();
     let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
-    let single = crate::backend::thread_pool(1, false)?;
     let mut accumulator = Accumulator::new(shape);
     let at = Instant::now();
     single.install(|| accumulator.add(&batches));
@@ -158,12 +161,11 @@ pub fn profile(
     // Scale from the head to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
     let ratio = head.bytes.len() as f64 / head.disk_bytes.max(1) as f64;
-    let total_csv: f64 = inputs
-        .events
-        .iter()
-        .zip(&sizes)
-        .map(|(p, &s)| if is_stream(p) { s as f64 * ratio } else { s as f64 })
-        .sum();
+    let mut total_csv = 0.0;
+    for (path, meta) in inputs.events.iter().zip(&metadata) {
+        let gzip = meta.is_file() && is_gzip_file(path)?;
+        total_csv += if gzip { meta.len() as f64 * ratio } else { meta.len() as f64 };
+    }
     let by = total_csv / body.len().max(1) as f64;
     let inflate = if head.streamed {
         scale(head.read_time, total_csv / head.bytes.len() as f64)
@@ -187,10 +189,6 @@ pub fn profile(
     })
 }
 
-fn is_stream(path: &std::path::Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-}
-
 struct Head {
     /// Whole records (header first), at most the limit asked for.
     bytes: Vec<u8>,
@@ -200,41 +198,70 @@ struct Head {
     read_time: Duration,
 }
 
+/// Reads the head of the table at `path`: plain reads of the file, not the ingest's reader
+/// (for a head of a small export, mapping the table and setting up its pages cost more than
+/// copying the head out), and for gzip, inflated from a small input buffer: the ingest's 1 MiB
+/// one would hide how much of the file a small head really took, which the inflation ratio
+/// needs. Gzip is told by its magic bytes, as the ingest tells it.
 fn read_head(path: &std::path::Path, limit: usize) -> Result<Head> {
     let at = Instant::now();
-    let regular = std::fs::metadata(path).map_err(|e| Error::input(path, e))?.is_file();
-    let (mut bytes, disk_bytes, streamed) = if !regular {
+    let err = |e| Error::input(path, e);
+    // Looked at before opening: a FIFO is not even opened (its writer would take that for the
+    // run's reader, and see a broken pipe when this one closes).
+    let meta = std::fs::metadata(path).map_err(err)?;
+    if !meta.is_file() {
         // A pipe or FIFO can be read once only, by the run itself: nothing to profile.
-        (Vec::new(), 0, true)
-    } else if is_stream(path) {
-        // Opened here rather than through the ingest's reader, whose 1 MiB input buffer would
-        // hide how much of the file a small head really took: the inflation ratio needs it.
-        let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
-        let mut counted = Counted { inner: file, count: 0 };
-        let mut bytes = Vec::with_capacity(limit);
-        {
-            let buffered = std::io::BufReader::with_capacity(8 << 10, &mut counted);
-            flate2::read::MultiGzDecoder::new(buffered)
-                .take(limit as u64)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::input(path, e))?;
-        }
-        (bytes, counted.count, true)
+        let read_time = at.elapsed();
+        return Ok(Head { bytes: Vec::new(), disk_bytes: 0, streamed: true, read_time });
+    }
+    if meta.len() == 0 {
+        return Err(Error::EmptyTable { path: path.to_path_buf() });
+    }
+    let mut file = std::fs::File::open(path).map_err(err)?;
+    let mut counted = Counted { inner: &mut file, count: 0 };
+    let mut magic = [0u8; 2];
+    let n = (&mut counted).take(2).read(&mut magic).map_err(err)?;
+    let streamed = n == 2 && magic == GZIP_MAGIC;
+    let mut bytes = vec![0u8; limit.max(n)];
+    // Bytes read from disk but left in the input buffer, not inflated.
+    let mut unconsumed = 0;
+    let filled = if streamed {
+        // The `bufread` decoder inflates from this buffer alone (the `read` one would add a
+        // 32 KiB buffer of its own, and a small head would look 32 KiB big on disk).
+        let start = std::io::Cursor::new(magic).chain(&mut counted);
+        let buffered = std::io::BufReader::with_capacity(8 << 10, start);
+        let mut decoder = flate2::bufread::MultiGzDecoder::new(buffered);
+        let filled = fill(&mut decoder, &mut bytes);
+        unconsumed = decoder.get_ref().buffer().len() as u64;
+        filled
     } else {
-        match open_table(path)? {
-            TableSource::Mapped(map) => {
-                let n = map.len().min(limit);
-                (map[..n].to_vec(), n as u64, false)
-            }
-            TableSource::Empty => return Err(Error::EmptyTable { path: path.to_path_buf() }),
-            TableSource::Stream(_) => (Vec::new(), 0, true),
-        }
-    };
+        // The rest in as few reads as the kernel allows (`read_to_end` would probe in
+        // growing steps).
+        bytes[..n].copy_from_slice(&magic[..n]);
+        fill(&mut counted, &mut bytes[n..]).map(|k| n + k)
+    }
+    .map_err(err)?;
+    bytes.truncate(filled);
+    let disk_bytes = counted.count - unconsumed;
     let read_time = at.elapsed();
     if bytes.len() == limit {
         bytes.truncate(last_record_end(&bytes).unwrap_or(bytes.len()));
     }
     Ok(Head { bytes, disk_bytes, streamed, read_time })
+}
+
+/// Reads into `buf` until it is full or the input ends; returns the bytes read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Counts the bytes read through it.
@@ -265,4 +292,127 @@ fn cut(body: &[u8], size: usize) -> Vec<Piece<'_>> {
         start = end;
     }
     pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampling::SampleOptions;
+    use std::path::{Path, PathBuf};
+
+    fn demo(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo").join(name)
+    }
+
+    fn inflated(path: &Path) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_plain_head_is_the_first_whole_records_of_the_file() {
+        let csv = inflated(&demo("CHARTEVENTS.csv.gz"));
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("CHARTEVENTS.csv");
+        std::fs::write(&plain, &csv).unwrap();
+        let head = read_head(&plain, 100_000).unwrap();
+        assert!(!head.streamed);
+        assert_eq!(head.disk_bytes, 100_000, "the bytes read, before the cut at a record end");
+        assert!(head.bytes.len() > 99_000 && head.bytes.len() <= 100_000, "{}", head.bytes.len());
+        assert_eq!(head.bytes[..], csv[..head.bytes.len()]);
+        assert_eq!(head.bytes.last(), Some(&b'\n'), "whole records only");
+        // A table shorter than the limit is read whole.
+        let short = dir.path().join("short.csv");
+        std::fs::write(&short, &csv[..500]).unwrap();
+        assert_eq!(read_head(&short, 100_000).unwrap().bytes, csv[..500]);
+    }
+
+    #[test]
+    fn a_gzip_head_is_inflated_whatever_the_file_is_called() {
+        let gz = demo("CHARTEVENTS.csv.gz");
+        let csv = inflated(&gz);
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["CHARTEVENTS.csv.gz", "CHARTEVENTS.csv"] {
+            let path = dir.path().join(name);
+            std::fs::copy(&gz, &path).unwrap();
+            let head = read_head(&path, 100_000).unwrap();
+            assert!(head.streamed, "{name}: told by its magic bytes");
+            assert!(head.bytes.len() > 99_000, "{name}: {}", head.bytes.len());
+            assert_eq!(head.bytes[..], csv[..head.bytes.len()], "{name}");
+            // The compressed bytes that made the head are counted, not the decoder's whole
+            // input buffer: the head inflates about as much as the whole file.
+            let ratio = head.bytes.len() as f64 / head.disk_bytes as f64;
+            let whole = csv.len() as f64 / std::fs::metadata(&gz).unwrap().len() as f64;
+            assert!((ratio - whole).abs() < 0.25 * whole, "{name}: {ratio} against {whole}");
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_left_unopened_for_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("CHARTEVENTS.csv");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // Opening a FIFO with no writer blocks: on a thread, so that the test fails, not hangs.
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || send.send(read_head(&fifo, 1000).map(|h| h.bytes.len())));
+        let head = receive.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(head.expect("read_head opened the FIFO").unwrap(), 0, "nothing to profile");
+    }
+
+    #[test]
+    fn an_empty_table_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("CHARTEVENTS.csv");
+        std::fs::write(&empty, b"").unwrap();
+        let err = read_head(&empty, 1000).err().expect("an empty table is an error");
+        assert!(err.to_string().contains("CHARTEVENTS.csv"), "{err}");
+    }
+
+    /// The demo export, gzipped as shipped, and inflated: the profile must see the same
+    /// amount of CSV to parse in both, from the head's inflation ratio for gzip.
+    #[test]
+    fn the_profile_scales_to_the_inflated_size_of_every_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plain = Vec::new();
+        let mut inflated_total = 0;
+        let mut misnamed = Vec::new();
+        for name in ["CHARTEVENTS", "LABEVENTS"] {
+            let csv = inflated(&demo(&format!("{name}.csv.gz")));
+            inflated_total += csv.len();
+            let path = dir.path().join(format!("{name}.csv"));
+            std::fs::write(&path, csv).unwrap();
+            plain.push(path);
+            let path = dir.path().join(format!("{name}-gz.csv"));
+            std::fs::copy(demo(&format!("{name}.csv.gz")), &path).unwrap();
+            misnamed.push(path);
+        }
+        let gzipped = vec![demo("CHARTEVENTS.csv.gz"), demo("LABEVENTS.csv.gz")];
+        let options = SampleOptions {
+            items: crate::items::ItemSet::MedlensNumerical.item_ids(),
+            hours: 48,
+            skip_bad_rows: false,
+        };
+        let pool = crate::backend::thread_pool(2, false).unwrap();
+        let profile_of = |events: Vec<PathBuf>| {
+            let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events };
+            let plan = Plan::new(&inputs, &options).unwrap();
+            profile(&plan, &inputs, &pool).unwrap()
+        };
+        let exact = profile_of(plain);
+        assert_eq!(exact.tasks, inflated_total.div_ceil(PIECE_BYTES) as u64);
+        assert!(exact.pipe_bytes >= inflated_total as u64, "every byte goes to a worker");
+        assert_eq!(exact.floor, Duration::ZERO, "plain tables are not inflated");
+        assert!(exact.compute > Duration::ZERO && exact.coordinator > Duration::ZERO);
+        for (label, events) in [("gzip", gzipped), ("gzip named .csv", misnamed)] {
+            let estimated = profile_of(events);
+            // From the head's inflation ratio, which a table's first records (its header, a
+            // compressor still learning) make a little lower than the whole table's.
+            let (a, b) = (estimated.tasks as f64, exact.tasks as f64);
+            assert!((a - b).abs() <= 0.25 * b, "{label}: {a} tasks, {b} exactly");
+            assert!(estimated.floor > Duration::ZERO, "{label}: inflating is on one thread");
+        }
+    }
 }
