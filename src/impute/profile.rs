@@ -6,8 +6,9 @@
 //!
 //! - the items' prepare tasks, then their training sets' sorting, then their fill tasks run side
 //!   by side, each timed on its own thread;
-//! - the first trees of each item are grown serially: a tree's cost on one core (the mean of
-//!   about 2 ms of trees after the first, which warms the caches);
+//! - the first trees of one item are grown serially: a tree's cost on one core (the mean of
+//!   about 2 ms of trees after the first, which warms the caches), scaled to the other
+//!   profiled items by their training rows;
 //! - the rest of their trees are grown on the pool in two batches; a batch's serial cost (from
 //!   the trees above) over its wall time is the threads' speedup (the better batch counts).
 //!
@@ -100,11 +101,17 @@ pub fn profile(
         trainers[s].0.fit_tree(plan::tree_seed(options.seed, chosen[j], f, k))
     };
 
-    // A tree on one core: the first trees of each item's first set, serially.
+    // A tree on one core: the first trees of one item's first set, serially. The other
+    // profiled items' trees are scaled from it by their training rows, as every other item's
+    // are: timing each of them serially too would cost the pool's other threads' share of
+    // their trees again, per item.
     let mut grown: Vec<Vec<Option<Tree>>> = sets.iter().map(|_| vec![None; trees]).collect();
     let mut tree_time = vec![0.0f64; chosen.len()];
     let mut serial_time = 0.0;
-    for (s, &(j, _)) in sets.iter().enumerate().filter(|(_, &(_, f))| f == 0) {
+    let set_rows =
+        |j: usize| prepared[j].0.fits.first().map_or(2.0, |(_, y)| y.len().max(2) as f64);
+    if let Some(s) = sets.iter().position(|&(_, f)| f == 0) {
+        let j = sets[s].0;
         // The first tree warms the caches and is not counted; then trees until SERIAL_TIME
         // of them, leaving at least half the set to the pool.
         let mut times = Vec::new();
@@ -117,11 +124,14 @@ pub fn profile(
                 break;
             }
         }
-        tree_time[j] = match times.len() {
+        let timed = match times.len() {
             0 => 0.0,
             1 => times[0],
             n => times[1..].iter().sum::<f64>() / (n - 1) as f64,
         };
+        for (other, time) in tree_time.iter_mut().enumerate() {
+            *time = timed * n_log_n(set_rows(other)) / n_log_n(set_rows(j));
+        }
     }
 
     // The rest on the pool, in two batches of alternate trees (alike in their mix of items).
@@ -260,13 +270,17 @@ impl Measured {
     /// scaled from this one: preparing grows with the rows, sorting and growing trees as
     /// `n log n`, filling is taken as is.
     fn scaled_to(&self, rows: f64, fits: f64, trees: usize) -> f64 {
-        let n_log_n = |r: f64| r * r.log2().max(1.0);
         let by_rows = rows / self.rows;
         let by_trees = n_log_n(rows) / n_log_n(self.rows);
         self.prepare * by_rows * fits.max(1.0) / self.fits
             + (self.sort / self.fits + self.tree * trees as f64) * by_trees * fits
             + self.fill
     }
+}
+
+/// How sorting a training set and growing a tree grow with its rows.
+fn n_log_n(rows: f64) -> f64 {
+    rows * rows.log2().max(1.0)
 }
 
 /// `n` items nearest the median number of observed bins (among items with something to learn
