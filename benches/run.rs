@@ -43,7 +43,7 @@ fn bench_run(c: &mut Criterion) {
                     &mut exec,
                     &hidden,
                     |_| ProgressBar::hidden(),
-                    |_, _, _, _| Ok(Vec::new()),
+                    |_, _, _, _, _| Ok(Vec::new()),
                 )
                 .unwrap()
             })

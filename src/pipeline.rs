@@ -64,9 +64,10 @@ pub struct JobReport {
 }
 
 /// The main job: samples `inputs` in memory by `plan` ([`Plan::new`]), then imputes the grid
-/// into `out` (+ axes and observed mask), atomically. `before_impute` sees the sampled grid and may replace the
-/// executor (`--backend auto` chooses anew for the imputation, a different workload); the
-/// items it returns finished are kept, not imputed again.
+/// into `out` (+ axes and observed mask), atomically. `before_impute` sees the sampled grid (and
+/// each item's observed bins) and may replace the executor (`--backend auto` chooses anew for
+/// the imputation, a different workload); the items it returns finished are kept, not imputed
+/// again.
 #[allow(clippy::too_many_arguments)]
 pub fn run_job(
     plan: &Plan,
@@ -77,12 +78,19 @@ pub fn run_job(
     exec: &mut Executor,
     sampling: &ProgressBar,
     imputing: impl FnOnce(&Executor) -> ProgressBar,
-    before_impute: impl FnOnce(&[f32], GridShape, &Axes, &mut Executor) -> Result<Vec<FinishedItem>>,
+    before_impute: impl FnOnce(
+        &[f32],
+        GridShape,
+        &Axes,
+        &[u64],
+        &mut Executor,
+    ) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
     let sampled = sample_in_memory(plan, inputs, sample_options, exec, sampling, out);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
-    let finished = before_impute(grid.values(), grid.shape(), &axes, exec)?;
+    let finished =
+        before_impute(grid.values(), grid.shape(), &axes, &sample.observed_per_item, exec)?;
     let spinner = imputing(exec);
     let start = Instant::now();
     // A grid sampled into shared bytes is handed to the workers by name.

@@ -36,12 +36,24 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             impute_file(&source, &reference, &options, &mut serial, Vec::new()).unwrap();
 
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        for (kind, workers) in [(BackendKind::Threads, 2), (BackendKind::Pipe, 2)] {
+        let grid = &source.grid;
+        // Each item's observed bins, as `run` hands them over from sampling.
+        let counts: Vec<u64> = grid
+            .values()
+            .chunks(grid.shape().item_block_len())
+            .map(|b| b.iter().filter(|v| !v.is_nan()).count() as u64)
+            .collect();
+        let mut profiled_items = Vec::new();
+        // Counting the observed bins itself on threads, given them on pipe.
+        for (kind, workers, given) in
+            [(BackendKind::Threads, 2, None), (BackendKind::Pipe, 2, Some(counts.as_slice()))]
+        {
             let hours = first_bin_hours(&source.axes).unwrap();
-            let grid = &source.grid;
             let (stage, finished) =
-                profile::profile(grid.values(), grid.shape(), &hours, &options, &pool).unwrap();
+                profile::profile(grid.values(), grid.shape(), &hours, &options, given, &pool)
+                    .unwrap();
             assert_eq!(finished.len(), 2, "{method}: one item per profiling thread");
+            profiled_items.push(finished.iter().map(|f| f.item).collect::<Vec<_>>());
             assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
             assert!(stage.kept <= stage.profiling);
             let out = dir.path().join(format!("{method}-{kind:?}.npy"));
@@ -53,5 +65,9 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             );
             assert_eq!(report.items, expected.items, "{method} on {kind:?}: per-item report");
         }
+        assert_eq!(
+            profiled_items[0], profiled_items[1],
+            "{method}: the same items, counted or given"
+        );
     }
 }

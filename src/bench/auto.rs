@@ -349,14 +349,20 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         &mut exec,
         &ProgressBar::hidden(),
         |_| ProgressBar::hidden(),
-        |values, shape, axes, exec| {
+        |values, shape, axes, observed, exec| {
             let hours = first_bin_hours(axes)?;
             let switching = Instant::now();
             let mut finished = Vec::new();
             let switched = selector.switch(exec, |pool| {
                 let at = Instant::now();
-                let (profile, items) =
-                    impute_profile::profile(values, shape, &hours, &job.impute, pool)?;
+                let (profile, items) = impute_profile::profile(
+                    values,
+                    shape,
+                    &hours,
+                    &job.impute,
+                    Some(observed),
+                    pool,
+                )?;
                 profiled.push(at.elapsed());
                 finished = items;
                 Ok(profile)

@@ -319,7 +319,7 @@ pub(crate) fn time_job(
         &mut exec,
         &hidden,
         |_| ProgressBar::hidden(),
-        |_, _, _, _| Ok(Vec::new()),
+        |_, _, _, _, _| Ok(Vec::new()),
     )?;
     drop(exec);
     Ok(start.elapsed().as_secs_f64())

@@ -82,7 +82,7 @@ pub fn run(args: ImputeCommand) -> Result<()> {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;
         let (profile, items) =
-            profile::profile(grid.values(), grid.shape(), &hours, &options, pool)?;
+            profile::profile(grid.values(), grid.shape(), &hours, &options, None, pool)?;
         finished = items;
         Ok(profile)
     })?;

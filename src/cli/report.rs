@@ -89,14 +89,14 @@ pub fn sample_summary(report: &SampleReport, out: Option<&Path>, backend: &str) 
         );
     }
     let shape = report.shape;
-    let share = 100.0 * report.bins_observed as f64 / shape.len().max(1) as f64;
+    let share = 100.0 * report.bins_observed() as f64 / shape.len().max(1) as f64;
     let _ = writeln!(
         s,
         "grid: {} items x {} admissions x {} hours, {} bins observed ({share:.2}%)",
         shape.items,
         count(shape.admissions as u64),
         shape.hours,
-        count(report.bins_observed),
+        count(report.bins_observed()),
     );
     if let Some(out) = out {
         let _ = writeln!(s, "wrote {} and {}", out.display(), Axes::path_for(out).display());

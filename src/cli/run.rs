@@ -90,14 +90,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         &mut exec,
         &bar,
         |exec| report::spinner(&format!("imputing on {}", exec.spec())),
-        |values, shape, axes, exec| {
+        |values, shape, axes, observed, exec| {
             // The imputation is a different workload: measured and chosen for on its own.
             let hours = first_bin_hours(axes)?;
             // The items the profile imputed are the run's: kept, not imputed again.
             let mut finished = Vec::new();
             selector.switch(exec, |pool| {
                 let (profile, items) =
-                    impute_profile::profile(values, shape, &hours, &options, pool)?;
+                    impute_profile::profile(values, shape, &hours, &options, Some(observed), pool)?;
                 finished = items;
                 Ok(profile)
             })?;

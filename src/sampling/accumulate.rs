@@ -277,7 +277,7 @@ impl<'g> Accumulator<'g> {
             Phase::Held(held) => {
                 let means = held_means(&held, block);
                 drop(held);
-                let observed = means.iter().map(|m| m.offsets.len() as u64).sum();
+                let observed = means.iter().map(|m| m.offsets.len() as u64).collect();
                 Bins { block, observed, means: Means::Sparse(means), target }
             }
             Phase::Dense(Dense { mut sums, counts, overflow }) => {
@@ -298,7 +298,7 @@ impl<'g> Accumulator<'g> {
                         }
                         observed
                     })
-                    .sum();
+                    .collect();
                 Bins { block, observed, means: Means::Dense(sums), target }
             }
         }
@@ -386,7 +386,9 @@ fn held_means(held: &[Vec<BinEvent>], block: usize) -> Vec<ItemMeans> {
 /// Finished bins: their means, whence the grid's values are written.
 pub struct Bins<'g> {
     block: usize,
-    observed: u64,
+    /// Bins with at least one event, per item: counted here for free, where the imputation's
+    /// profile would otherwise read the whole grid to count them.
+    observed: Vec<u64>,
     means: Means<'g>,
     target: Option<&'g mut [f32]>,
 }
@@ -402,9 +404,9 @@ enum Means<'g> {
 const FILL_PART: usize = 1 << 18;
 
 impl Bins<'_> {
-    /// Bins with at least one event.
-    pub fn observed(&self) -> u64 {
-        self.observed
+    /// Bins with at least one event, per item.
+    pub fn observed(&self) -> &[u64] {
+        &self.observed
     }
 
     /// Writes the grid's values `start..start + out.len()` (flat indices) into `out`.
@@ -437,8 +439,8 @@ impl Bins<'_> {
 
     /// Leaves the means in the grid the accumulator was given
     /// ([`Accumulator::with_target`]), parts in parallel on the current rayon pool, and returns
-    /// the number of observed bins.
-    pub fn into_target(mut self) -> u64 {
+    /// the number of observed bins per item.
+    pub fn into_target(mut self) -> Vec<u64> {
         if let Some(target) = self.target.take() {
             target
                 .par_chunks_mut(FILL_PART)
@@ -535,8 +537,14 @@ mod tests {
                 acc.add(&batch.iter().map(Vec::as_slice).collect::<Vec<_>>());
             }
             let bins = acc.finish();
-            let observed = bins.observed();
+            let observed = bins.observed().to_vec();
             let filled = grid_of(&bins, shape, 100);
+            // Per item, the bins the grid holds a value in.
+            let counted: Vec<u64> = filled
+                .chunks(shape.item_block_len())
+                .map(|b| b.iter().filter(|&&v| !f32::from_bits(v).is_nan()).count() as u64)
+                .collect();
+            assert_eq!(observed, counted, "budget {budget:?} target {target} batch {batch}");
             if target {
                 assert_eq!(bins.into_target(), observed);
                 let in_target: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
@@ -545,7 +553,10 @@ mod tests {
             (observed, filled)
         };
         let (observed, reference) = run(None, false, 9);
-        assert!(observed > 100 && reference.iter().any(|&b| f32::from_bits(b).is_nan()));
+        assert!(
+            observed.iter().sum::<u64>() > 100
+                && reference.iter().any(|&b| f32::from_bits(b).is_nan())
+        );
         let total: usize = pieces.iter().flatten().map(Vec::len).sum();
         // Dense from the start; dense after a few batches; held to the end; in one batch or
         // piece by piece; into the caller's grid or not.
@@ -609,7 +620,7 @@ mod tests {
             let mut values = vec![0.0f32; shape.len()];
             let mut acc = Accumulator::with_target(&mut values, shape).with_budget(budget);
             acc.add(&[piece.as_slice()]);
-            assert_eq!(acc.finish().into_target(), 2, "budget {budget}");
+            assert_eq!(acc.finish().into_target(), vec![1, 1], "budget {budget}: one bin per item");
             assert_eq!(values[0], 1.5);
             assert!(values[1].is_nan() && values[2].is_nan() && values[3].is_nan());
             assert_eq!(values[5], 5.0, "budget {budget}: mean of 999 fours and 1004 is 5");

@@ -86,12 +86,21 @@ pub struct SampleReport {
     /// The first [`BAD_ROWS_LISTED`] malformed rows skipped, in file order.
     pub first_bad_rows: Vec<BadRow>,
     pub shape: GridShape,
-    pub bins_observed: u64,
+    /// Bins with at least one event, per item (the imputation's profile picks and scales its
+    /// items by them).
+    pub observed_per_item: Vec<u64>,
     /// Event bytes after decompression (what was parsed).
     pub csv_bytes: u64,
     /// Event bytes on disk.
     pub disk_bytes: u64,
     pub elapsed: Duration,
+}
+
+impl SampleReport {
+    /// Bins with at least one event.
+    pub fn bins_observed(&self) -> u64 {
+        self.observed_per_item.iter().sum()
+    }
 }
 
 /// Admissions and windows, read once and shared by sampling and the axes file.
@@ -167,7 +176,7 @@ pub fn sample_to_file(
     let (accumulator, mut report) =
         parse_tables(plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
     let bins = exec.install_wide(|| accumulator.finish())?;
-    report.bins_observed = bins.observed();
+    report.observed_per_item = bins.observed().to_vec();
     let header = crate::grid::npy_header(&plan.shape);
     let threads = exec.spec().workers;
     let staged_grid = crate::output::write_staged_in_parts(
@@ -187,9 +196,9 @@ pub fn sample_to_file(
     Ok(report)
 }
 
-/// Samples an export into a grid in memory, with its axes, on `exec`, by `plan`. Over `shm` the grid is
-/// in shared bytes, which the imputation's workers then map: placed for a job whose output is
-/// `out` ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
+/// Samples an export into a grid in memory, with its axes, on `exec`, by `plan`. Over `shm` the
+/// grid is in shared bytes, which the imputation's workers then map: placed for a job whose
+/// output is `out` ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
 pub fn sample_in_memory(
     plan: &Plan,
     inputs: &SampleInputs,
@@ -207,7 +216,7 @@ pub fn sample_in_memory(
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
     let (accumulator, mut report) =
         parse_tables(plan, inputs, options, accumulator, exec, progress)?;
-    report.bins_observed = exec.install_wide(|| accumulator.finish().into_target())?;
+    report.observed_per_item = exec.install_wide(|| accumulator.finish().into_target())?;
     report.elapsed = plan.read_time + start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
@@ -278,7 +287,7 @@ fn sample_into<'g>(
         rows,
         first_bad_rows,
         shape: plan.shape,
-        bins_observed: 0,
+        observed_per_item: Vec::new(),
         csv_bytes,
         disk_bytes: disk_total,
         elapsed: start.elapsed(),
