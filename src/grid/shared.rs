@@ -65,7 +65,7 @@ fn populate(base: *mut u8, len: usize) {
         return;
     }
     const PAGE: usize = 4096;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::backend::available_cores();
     let parts = len.div_ceil(POPULATE_PART).clamp(1, cores);
     let part = len.div_ceil(parts).next_multiple_of(PAGE);
     let base = base as usize;
@@ -270,8 +270,8 @@ pub mod stale {
 
 // SAFETY: the bytes are plain memory mapped for the whole process; `Shmem` holds a raw
 // pointer only because the crate does not promise thread safety for its own bookkeeping, which
-// this type never touches after creation; `MmapMut` is `Send + Sync` itself. Access follows Rust's borrow rules through
-// `bytes`/`bytes_mut`, as for any heap buffer.
+// this type never touches after creation; `MmapMut` is `Send + Sync` itself. Access follows
+// Rust's borrow rules through `bytes`/`bytes_mut`, as for any heap buffer.
 unsafe impl Send for SharedBytes {}
 unsafe impl Sync for SharedBytes {}
 

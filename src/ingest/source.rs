@@ -44,8 +44,7 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// The first two bytes of every gzip member.
-pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens a table file.
 pub fn open_table(path: &Path) -> Result<TableSource> {
@@ -56,10 +55,7 @@ pub fn open_table(path: &Path) -> Result<TableSource> {
         if meta.len() == 0 {
             return Ok(TableSource::Empty);
         }
-        let mut magic = [0u8; 2];
-        let n = file.read(&mut magic).map_err(err)?;
-        file.seek(SeekFrom::Start(0)).map_err(err)?;
-        if n < 2 || magic != GZIP_MAGIC {
+        if !starts_as_gzip(&mut file).map_err(err)? {
             // SAFETY: read-only map; a concurrent writer truncating the export could fault the
             // process, the accepted risk of every mmap-based reader (ripgrep makes it too).
             let map = unsafe { Mmap::map(&file) }.map_err(err)?;
@@ -74,9 +70,15 @@ pub fn open_table(path: &Path) -> Result<TableSource> {
 /// Whether the file at `path` is gzip, told as [`open_table`] tells it: by its first bytes.
 /// Reads two bytes; a pipe must not be sniffed (they would be lost to its reader).
 pub fn is_gzip_file(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::input(path, e))?;
+    starts_as_gzip(&mut file).map_err(|e| Error::input(path, e))
+}
+
+/// Whether a regular file starts with the gzip magic; leaves it at its start again.
+pub fn starts_as_gzip(file: &mut File) -> io::Result<bool> {
     let mut magic = [0u8; 2];
-    let file = File::open(path).map_err(|e| Error::input(path, e))?;
-    let n = file.take(2).read(&mut magic).map_err(|e| Error::input(path, e))?;
+    let n = file.read(&mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
     Ok(n == 2 && magic == GZIP_MAGIC)
 }
 

@@ -15,7 +15,7 @@ use crate::ingest::columns::Header;
 use crate::ingest::csv_split::{last_record_end, record_start_at_or_after};
 use crate::ingest::events::EventColumns;
 use crate::ingest::pieces::{Piece, PIECE_BYTES};
-use crate::ingest::source::{is_gzip_file, GZIP_MAGIC};
+use crate::ingest::source::{is_gzip_file, starts_as_gzip};
 use rayon::prelude::*;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -218,27 +218,22 @@ fn read_head(path: &std::path::Path, limit: usize) -> Result<Head> {
         return Err(Error::EmptyTable { path: path.to_path_buf() });
     }
     let mut file = std::fs::File::open(path).map_err(err)?;
+    let streamed = starts_as_gzip(&mut file).map_err(err)?;
     let mut counted = Counted { inner: &mut file, count: 0 };
-    let mut magic = [0u8; 2];
-    let n = (&mut counted).take(2).read(&mut magic).map_err(err)?;
-    let streamed = n == 2 && magic == GZIP_MAGIC;
-    let mut bytes = vec![0u8; limit.max(n)];
+    let mut bytes = vec![0u8; limit];
     // Bytes read from disk but left in the input buffer, not inflated.
     let mut unconsumed = 0;
     let filled = if streamed {
         // The `bufread` decoder inflates from this buffer alone (the `read` one would add a
         // 32 KiB buffer of its own, and a small head would look 32 KiB big on disk).
-        let start = std::io::Cursor::new(magic).chain(&mut counted);
-        let buffered = std::io::BufReader::with_capacity(8 << 10, start);
+        let buffered = std::io::BufReader::with_capacity(8 << 10, &mut counted);
         let mut decoder = flate2::bufread::MultiGzDecoder::new(buffered);
         let filled = fill(&mut decoder, &mut bytes);
         unconsumed = decoder.get_ref().buffer().len() as u64;
         filled
     } else {
-        // The rest in as few reads as the kernel allows (`read_to_end` would probe in
-        // growing steps).
-        bytes[..n].copy_from_slice(&magic[..n]);
-        fill(&mut counted, &mut bytes[n..]).map(|k| n + k)
+        // In as few reads as the kernel allows (`read_to_end` would probe in growing steps).
+        fill(&mut counted, &mut bytes)
     }
     .map_err(err)?;
     bytes.truncate(filled);
