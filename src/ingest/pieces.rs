@@ -15,6 +15,7 @@
 
 use super::csv_split::{count_byte, last_record_end, record_start_at_or_after};
 use super::source::{open_table, ByteStream, TableSource};
+use super::structural::count_quotes_and_breaks;
 use crate::error::{Error, Result, RowError};
 use rayon::prelude::*;
 use std::io::Read;
@@ -146,7 +147,8 @@ impl<'a> Cutter<'a> {
             .par_iter()
             .map(|&cut| {
                 let block = &data[cut..(cut + PIECE_BYTES).min(window_end)];
-                (count_byte(block, b'"'), count_byte(block, b'\n') as u64)
+                let (quotes, breaks) = count_quotes_and_breaks(block);
+                (quotes, breaks as u64)
             })
             .collect();
         // Quote state and line number at each following cut (the window's end included).
