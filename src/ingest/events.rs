@@ -6,7 +6,8 @@
 //! then value, subject and time for the rows that reach the grid.
 
 use super::columns::Header;
-use super::csv_split::{unquote, Records};
+use super::csv_split::unquote;
+use super::csv_split::{scan_records, ScannedRecord};
 use crate::error::{Result, RowError};
 use crate::items::ItemIndex;
 use crate::timestamp::{parse_timestamp, Timestamp};
@@ -90,6 +91,9 @@ pub enum ParsedRow {
 
 /// Parses every record of `data` (starting at `first_line`) and hands each to `visit` with its
 /// line number; `visit` returns `ControlFlow::Break` to stop early.
+///
+/// Each record is scanned once ([`scan_records`]) and only the fields used are located in it:
+/// the item id on every row, the rest on the rows of selected items.
 pub fn parse_events(
     data: &[u8],
     first_line: u64,
@@ -97,34 +101,36 @@ pub fn parse_events(
     items: &ItemIndex,
     mut visit: impl FnMut(u64, ParsedRow) -> ControlFlow<()>,
 ) {
-    let mut records = Records::new(data, first_line);
-    let mut fields = Vec::with_capacity(columns.width + 1);
-    while let Some(record) = records.next_into(&mut fields) {
+    scan_records(data, first_line, |record| {
         let (line, row) = match record {
-            Ok(line) => match parse_row(data, &fields, columns, items) {
-                Ok(Ok(event)) => (line, ParsedRow::Event(event)),
-                Ok(Err(filter)) => (line, ParsedRow::Filtered(filter)),
-                Err(error) => (line, ParsedRow::Malformed(error)),
-            },
+            Ok(record) => {
+                let row = match parse_row(data, record, columns, items) {
+                    Ok(Ok(event)) => ParsedRow::Event(event),
+                    Ok(Err(filter)) => ParsedRow::Filtered(filter),
+                    Err(error) => ParsedRow::Malformed(error),
+                };
+                (record.line, row)
+            }
             Err((line, error)) => (line, ParsedRow::Malformed(error)),
         };
-        if visit(line, row).is_break() {
-            return;
-        }
-    }
+        visit(line, row)
+    });
 }
 
 #[inline]
 fn parse_row(
     data: &[u8],
-    fields: &[(usize, usize)],
+    record: &ScannedRecord<'_>,
     columns: &EventColumns,
     items: &ItemIndex,
 ) -> Result<Result<EventRow, RowFilter>, RowError> {
-    if fields.len() != columns.width {
-        return Err(RowError::FieldCount { expected: columns.width, found: fields.len() });
+    if record.fields != columns.width {
+        return Err(RowError::FieldCount { expected: columns.width, found: record.fields });
     }
-    let field = |i: usize| &data[fields[i].0..fields[i].1];
+    let field = |k: usize| {
+        let (start, end) = record.field(data, k);
+        &data[start..end]
+    };
     let item = field(columns.item);
     let item_id = parse_u64(item).ok_or_else(|| RowError::number("ITEMID", item))?;
     let Some(item_slot) = items.slot(item_id) else {

@@ -2,7 +2,7 @@
 //!
 //! - [`source`] opens a table (memory map for plain files, a stream for gzip);
 //! - [`pieces`] cuts it into pieces of whole records for parallel parsing;
-//! - [`csv_split`] tokenizes records without copying;
+//! - [`csv_split`] walks a piece's records once, reading only the fields used, without copying;
 //! - [`structural`] finds the separators, quotes and line breaks of 64 bytes at a time;
 //! - [`columns`] finds columns by name in either MIMIC's case;
 //! - [`events`] turns event rows into (item, subject, time, value);
