@@ -98,7 +98,7 @@ type SeparatorRun = (usize, u64, usize);
 impl ScannedRecord<'_> {
     /// The span of field `k` (0-based; a last field without its trailing `\r`), or an empty
     /// span at `end` when the record has no field `k`.
-    #[inline]
+    #[inline(always)]
     pub fn field(&self, data: &[u8], k: usize) -> (usize, usize) {
         if k >= self.fields {
             return (self.end, self.end);
@@ -114,8 +114,15 @@ impl ScannedRecord<'_> {
         (start, end)
     }
 
+    /// The bytes of field `k`, as [`field`](Self::field) spans them.
+    #[inline(always)]
+    pub fn field_bytes<'d>(&self, data: &'d [u8], k: usize) -> &'d [u8] {
+        let (start, end) = self.field(data, k);
+        &data[start..end]
+    }
+
     /// The position of separator `n` (0-based), which the record has.
-    #[inline]
+    #[inline(always)]
     fn separator(&self, n: usize) -> usize {
         let mut before = 0;
         for &(base, bits, through) in self.runs {

@@ -127,10 +127,7 @@ fn parse_row(
     if record.fields != columns.width {
         return Err(RowError::FieldCount { expected: columns.width, found: record.fields });
     }
-    let field = |k: usize| {
-        let (start, end) = record.field(data, k);
-        &data[start..end]
-    };
+    let field = |k: usize| record.field_bytes(data, k);
     let item = field(columns.item);
     let item_id = parse_u64(item).ok_or_else(|| RowError::number("ITEMID", item))?;
     let Some(item_slot) = items.slot(item_id) else {
