@@ -7,6 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use indicatif::ProgressBar;
 use medimpute::backend::{available_cores, BackendKind, BackendSpec, Executor};
+use medimpute::grid::SampledGridHome;
 use medimpute::impute::ImputeOptions;
 use medimpute::items::ItemSet;
 use medimpute::pipeline::{export_tables, run_job};
@@ -40,6 +41,7 @@ fn bench_run(c: &mut Criterion) {
                     &sample,
                     &impute,
                     &out,
+                    SampledGridHome::Auto,
                     &mut exec,
                     &hidden,
                     |_| ProgressBar::hidden(),

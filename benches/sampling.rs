@@ -8,8 +8,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use indicatif::ProgressBar;
 use medimpute::backend::{BackendKind, BackendSpec, Executor};
 use medimpute::generate::{generate, ExportFormat, GenerateConfig};
+use medimpute::grid::SampledGridHome;
 use medimpute::items::ItemSet;
-use medimpute::sampling::{sample_in_memory, Plan, SampleInputs, SampleOptions};
+use medimpute::sampling::{sample_to_grid, Plan, SampleInputs, SampleOptions};
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,8 +45,16 @@ fn bench_sampling(c: &mut Criterion) {
                 .unwrap();
         let hidden = ProgressBar::hidden();
         let plan = Plan::new(&inputs, &options).unwrap();
-        let (_, _, report) =
-            sample_in_memory(&plan, &inputs, &options, &mut exec, &hidden, &out).unwrap();
+        let (_, _, report) = sample_to_grid(
+            &plan,
+            &inputs,
+            &options,
+            &mut exec,
+            &hidden,
+            &out,
+            SampledGridHome::Memory,
+        )
+        .unwrap();
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -56,7 +65,16 @@ fn bench_sampling(c: &mut Criterion) {
                 // The admissions are read in every iteration, as a run reads them.
                 b.iter(|| {
                     let plan = Plan::new(&inputs, &options).unwrap();
-                    sample_in_memory(&plan, &inputs, &options, &mut exec, &hidden, &out).unwrap()
+                    sample_to_grid(
+                        &plan,
+                        &inputs,
+                        &options,
+                        &mut exec,
+                        &hidden,
+                        &out,
+                        SampledGridHome::Memory,
+                    )
+                    .unwrap()
                 })
             });
         }

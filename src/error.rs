@@ -83,6 +83,13 @@ pub enum Error {
     /// The user pressed Ctrl-C or sent SIGTERM; nothing was left at the destination.
     #[error("interrupted; no output was written")]
     Interrupted,
+    /// The sampled grid could not be mapped in memory (a data-segment limit, no address space).
+    #[error(
+        "cannot hold the sampled grid ({}) in memory: {source}; --sampled-grid disk keeps it \
+         in a scratch file beside the output",
+        crate::memory::human(*bytes)
+    )]
+    GridMemory { bytes: u64, source: io::Error },
     /// Worker processes failed: they kept dying, sent garbage, or could not run a task.
     #[error("worker processes failed: {0}")]
     Workers(String),
@@ -102,7 +109,10 @@ impl Error {
             | Error::Usage(_)
             | Error::BadGrid { .. } => 2,
             Error::Interrupted => 130,
-            Error::Output { .. } | Error::Workers(_) | Error::Bench(_) => 1,
+            Error::Output { .. }
+            | Error::GridMemory { .. }
+            | Error::Workers(_)
+            | Error::Bench(_) => 1,
         }
     }
 

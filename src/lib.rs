@@ -14,6 +14,7 @@
 //! | output | [`output`] | atomic writes: a temporary name, renamed when complete |
 //!
 //! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
+//! [`memory`] (how much memory this process may fill: where `run` keeps its sampled grid),
 //! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
 //! [`cancel`] (Ctrl-C), [`jobs`] (what a worker process can be asked to run), [`bench`] (the
 //! measurements behind `medimpute bench`).
@@ -34,6 +35,7 @@ pub mod impute;
 pub mod ingest;
 pub mod items;
 pub mod jobs;
+pub mod memory;
 pub mod output;
 pub mod pipeline;
 pub mod sampling;

@@ -9,12 +9,13 @@ use crate::backend::region::shared_region;
 use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{write_observed_mask, Axes, ByteStorage, FileGrid, Grid, GridShape, SharedBytes};
+use crate::grid::{write_observed_mask, Axes, ByteStorage, FileGrid, Grid, GridShape};
+use crate::grid::{SampledGridHome, SharedBytes};
 use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{ImputeOptions, ImputeReport};
 use crate::output;
-use crate::sampling::{sample_in_memory, Plan, SampleInputs, SampleOptions, SampleReport};
+use crate::sampling::{sample_to_grid, Plan, SampleInputs, SampleOptions, SampleReport};
 use crate::timestamp::{parse_timestamp, HOUR};
 use indicatif::ProgressBar;
 use memmap2::MmapOptions;
@@ -63,8 +64,9 @@ pub struct JobReport {
     pub impute_time: Duration,
 }
 
-/// The main job: samples `inputs` in memory by `plan` ([`Plan::new`]), then imputes the grid
-/// into `out` (+ axes and observed mask), atomically. `before_impute` sees the sampled grid (and
+/// The main job: samples `inputs` by `plan` ([`Plan::new`]) into a grid kept where `home`
+/// says (in memory, or in a scratch file beside `out` for grids larger than memory), then
+/// imputes it into `out` (+ axes and observed mask), atomically. `before_impute` sees the sampled grid (and
 /// each item's observed bins) and may replace the executor (`--backend auto` chooses anew for
 /// the imputation, a different workload); the items it returns finished are kept, not imputed
 /// again.
@@ -75,6 +77,7 @@ pub fn run_job(
     sample_options: &SampleOptions,
     impute_options: &ImputeOptions,
     out: &Path,
+    home: SampledGridHome,
     exec: &mut Executor,
     sampling: &ProgressBar,
     imputing: impl FnOnce(&Executor) -> ProgressBar,
@@ -86,7 +89,7 @@ pub fn run_job(
         &mut Executor,
     ) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
-    let sampled = sample_in_memory(plan, inputs, sample_options, exec, sampling, out);
+    let sampled = sample_to_grid(plan, inputs, sample_options, exec, sampling, out, home);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
     let finished =
@@ -224,7 +227,7 @@ pub fn impute_to_file(
             let source_region = match source_region {
                 Some(region) => Some(region),
                 None if pool.transport() == Transport::Shm => {
-                    let mut shared = SharedBytes::for_grid(shape.data_bytes(), out)?;
+                    let mut shared = SharedBytes::for_grid(shape.data_bytes(), out, true)?;
                     shared.bytes_mut().copy_from_slice(bytemuck::cast_slice(source));
                     let region = shared_region(&shared, 0, shape.data_bytes() as u64);
                     staged = Some(shared);

@@ -28,6 +28,7 @@ use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
 use crate::error::{Error, Result};
 use crate::generate::{generate, ExportFormat, GenerateConfig};
+use crate::grid::SampledGridHome;
 use crate::impute::profile as impute_profile;
 use crate::impute::{plan, ImputeOptions, Method};
 use crate::items::ItemSet;
@@ -346,6 +347,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         &job.sample,
         &job.impute,
         &job.out,
+        SampledGridHome::Auto,
         &mut exec,
         &ProgressBar::hidden(),
         |_| ProgressBar::hidden(),

@@ -18,7 +18,7 @@ use super::table::{table, to_csv, to_json, to_markdown, Measurement, Row};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::Axes;
+use crate::grid::{Axes, SampledGridHome};
 use crate::impute::{plan, FillEmpty, ImputeOptions, Method};
 use crate::pipeline::{self, observed_path};
 use crate::sampling::{Plan, SampleInputs, SampleOptions};
@@ -316,6 +316,7 @@ pub(crate) fn time_job(
         sample,
         impute,
         out,
+        SampledGridHome::Auto,
         &mut exec,
         &hidden,
         |_| ProgressBar::hidden(),

@@ -98,6 +98,9 @@ pub fn sample_summary(report: &SampleReport, out: Option<&Path>, backend: &str) 
         shape.hours,
         count(report.bins_observed()),
     );
+    if let Some(home) = &report.grid_home {
+        let _ = writeln!(s, "  kept {home}");
+    }
     if let Some(out) = out {
         let _ = writeln!(s, "wrote {} and {}", out.display(), Axes::path_for(out).display());
     }

@@ -5,6 +5,7 @@ use super::impute::ImputeArgs;
 use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
+use medimpute::grid::SampledGridHome;
 use medimpute::impute::profile as impute_profile;
 use medimpute::pipeline::{find_event_tables, find_table, first_bin_hours, observed_path, run_job};
 use medimpute::sampling::profile;
@@ -37,6 +38,12 @@ pub struct RunArgs {
     /// Skip malformed rows instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Where the sampled grid waits for the imputation: memory (fastest), disk (a scratch
+    /// file beside --out that the kernel pages out: grids larger than RAM), or auto: memory
+    /// when the grid takes at most half the memory this process may fill (the machine's
+    /// available memory, its cgroup's limit, ulimit -d), else disk.
+    #[arg(long, value_name = "WHERE", default_value = "auto")]
+    pub sampled_grid: SampledGridHome,
     #[command(flatten)]
     pub impute: ImputeArgs,
     #[command(flatten)]
@@ -87,6 +94,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         &sample_options,
         &options,
         &args.out,
+        args.sampled_grid,
         &mut exec,
         &bar,
         |exec| report::spinner(&format!("imputing on {}", exec.spec())),

@@ -21,7 +21,7 @@ pub use npy::{npy_header, npy_header_len};
 pub use observed::write_observed_mask;
 pub use shared::stale as shared_stale;
 pub use shared::{shmem_gets_huge_pages, SharedBytes, SEGMENT_PREFIX, SHM_DIR};
-pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes};
+pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes, SampledGridHome};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -135,8 +135,11 @@ impl SharedBytes {
 
     /// Creates a zero-filled scratch file of `len` bytes in `dir`, mapped shared and owned by
     /// this process. Its blocks are allocated up front where the file system can
-    /// ([`allocate`](crate::output::allocate)), then every page is backed, as for a segment.
-    pub fn create_file(dir: &Path, len: usize) -> Result<Self> {
+    /// ([`allocate`](crate::output::allocate)); with `populate`, every page is then backed,
+    /// as for a segment. Without, pages come as they are first written: what a file larger
+    /// than memory needs, since backing every page would only make the kernel write the
+    /// first ones back to disk to make room for the last.
+    pub fn create_file(dir: &Path, len: usize, populate: bool) -> Result<Self> {
         let path = dir.join(format!(".{}{FILE_SUFFIX}", fresh_name()));
         let out_err = |e| Error::output(&path, e);
         let file = std::fs::OpenOptions::new()
@@ -150,22 +153,26 @@ impl SharedBytes {
         crate::output::allocate(&file, len.max(1) as u64).map_err(out_err)?;
         // SAFETY: a fresh file under a new name that only this run's processes open.
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(out_err)?;
-        populate(map.as_mut_ptr(), len);
+        if populate {
+            self::populate(map.as_mut_ptr(), len);
+        }
         guard.0 = None;
         Ok(SharedBytes { home: Home::File { map, path }, len })
     }
 
     /// Creates `len` zero bytes for a whole grid shared with worker processes: a scratch file
     /// beside `near` (the job's output, on the file system the imputed grid goes to) where the
-    /// kernel gives shared memory no huge pages, else a segment (see the module's doc). Scratch
-    /// files left there by killed runs are removed first.
-    pub fn for_grid(len: usize, near: &Path) -> Result<Self> {
-        if shmem_gets_huge_pages() {
+    /// kernel gives shared memory no huge pages or the grid is not to be held in memory
+    /// (`in_memory` false: a segment is memory, a file's pages can go back to disk), else a
+    /// segment (see the module's doc). Scratch files left there by killed runs are removed
+    /// first.
+    pub fn for_grid(len: usize, near: &Path, in_memory: bool) -> Result<Self> {
+        if in_memory && shmem_gets_huge_pages() {
             return Self::create(len);
         }
         let dir = crate::output::directory_of(near)?;
         stale::sweep_files(dir);
-        Self::create_file(dir, len)
+        Self::create_file(dir, len, in_memory)
     }
 
     /// Maps an existing segment by its name (as [`SharedBytes::path`]'s last component gives
@@ -359,7 +366,7 @@ mod tests {
     fn a_scratch_file_is_shared_through_its_path_and_removed_after() {
         let dir = tempfile::tempdir().unwrap();
         let len = 3 * 4096 + 10;
-        let mut owner = SharedBytes::create_file(dir.path(), len).unwrap();
+        let mut owner = SharedBytes::create_file(dir.path(), len, true).unwrap();
         let path = owner.path();
         assert!(!owner.is_segment());
         assert_eq!(path.parent(), Some(dir.path()));
@@ -396,7 +403,7 @@ mod tests {
         for path in foreign.iter().chain([&stale_file]) {
             std::fs::write(path, b"x").unwrap();
         }
-        let live = SharedBytes::create_file(dir.path(), 100).unwrap();
+        let live = SharedBytes::create_file(dir.path(), 100, true).unwrap();
         assert_eq!(stale::sweep_files(dir.path()), 1);
         assert!(!stale_file.exists(), "the dead run's scratch file is gone");
         assert!(live.path().exists(), "this live process's file is kept");
@@ -409,7 +416,7 @@ mod tests {
     fn a_grid_goes_to_a_scratch_file_beside_the_output_exactly_when_segments_get_no_huge_pages() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("sub").join("grid.npy");
-        let shared = SharedBytes::for_grid(4096, &out).unwrap();
+        let shared = SharedBytes::for_grid(4096, &out, true).unwrap();
         if shmem_gets_huge_pages() {
             assert!(shared.is_segment());
             assert!(shared.path().starts_with(SHM_DIR));

@@ -25,12 +25,20 @@ pub struct HeapBytes {
 
 impl HeapBytes {
     /// `len` zero bytes.
+    ///
+    /// # Panics
+    /// If the memory cannot be mapped; [`HeapBytes::try_zeroed`] says why instead.
     pub fn zeroed(len: usize) -> Self {
+        HeapBytes::try_zeroed(len).expect("allocate anonymous memory")
+    }
+
+    /// `len` zero bytes, or the kernel's refusal (a data-segment limit, no address space).
+    pub fn try_zeroed(len: usize) -> std::io::Result<Self> {
         // A zero-length anonymous map is refused by the kernel: map one byte and expose none.
-        let map = MmapMut::map_anon(len.max(1)).expect("allocate anonymous memory");
+        let map = MmapMut::map_anon(len.max(1))?;
         #[cfg(target_os = "linux")]
         let _ = map.advise(memmap2::Advice::HugePage);
-        HeapBytes { map, len }
+        Ok(HeapBytes { map, len })
     }
 
     /// A copy of `bytes`.
@@ -113,20 +121,76 @@ impl ByteStorage for FileGrid {
     }
 }
 
-/// A sampled grid's bytes: private (heap), or shared with worker processes (a segment or a
-/// scratch file, see [`SharedBytes::for_grid`](super::SharedBytes::for_grid)).
+/// Where `run` keeps the grid it samples until the imputation has read it (`--sampled-grid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SampledGridHome {
+    /// In memory when the grid takes at most half the memory this process may fill
+    /// ([`crate::memory::room`]), else on disk: the other half is for the sampled events, the
+    /// imputation's buffers and the output's dirty pages.
+    #[default]
+    Auto,
+    /// In memory: anonymous memory, or shared memory for worker processes. Fastest; a grid
+    /// larger than the memory this process may fill is killed by the kernel (out of memory).
+    Memory,
+    /// In a scratch file beside the output, mapped shared: the kernel writes its pages back to
+    /// disk and drops them when memory runs short, so grids larger than RAM work. Removed when
+    /// the job ends, on success, error or Ctrl-C alike.
+    Disk,
+}
+
+impl SampledGridHome {
+    pub const NAMES: &'static str = "auto, memory, disk";
+
+    /// Whether a grid of `len` bytes is kept in memory, and why, in words for the report.
+    pub fn decide(self, len: usize) -> (bool, String) {
+        match self {
+            SampledGridHome::Memory => (true, "--sampled-grid memory".into()),
+            SampledGridHome::Disk => (false, "--sampled-grid disk".into()),
+            SampledGridHome::Auto => match crate::memory::room() {
+                None => (true, "the memory free to this process is not known".into()),
+                Some(room) => {
+                    let fits = len as u64 <= room.bytes / 2;
+                    let relation = if fits { "at most" } else { "more than" };
+                    let free = crate::memory::human(room.bytes);
+                    let bound = room.bound.describe();
+                    (fits, format!("{relation} half of the {free} free to this process: {bound}"))
+                }
+            },
+        }
+    }
+}
+
+impl std::str::FromStr for SampledGridHome {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(SampledGridHome::Auto),
+            "memory" => Ok(SampledGridHome::Memory),
+            "disk" => Ok(SampledGridHome::Disk),
+            _ => Err(format!("'{s}': expected one of {}", SampledGridHome::NAMES)),
+        }
+    }
+}
+
+/// A sampled grid's bytes: private (heap), or in shared bytes (a segment or a scratch file, see
+/// [`SharedBytes::for_grid`](super::SharedBytes::for_grid)) that worker processes can map and
+/// that, as a file, can be larger than memory.
 pub enum MemoryBytes {
     Heap(HeapBytes),
     Shared(super::SharedBytes),
 }
 
 impl MemoryBytes {
-    /// `len` zero bytes: on the heap, or shared for a job whose output is `Some(out)`.
-    pub fn zeroed(len: usize, shared_near: Option<&Path>) -> Result<Self> {
-        Ok(match shared_near {
-            Some(out) => MemoryBytes::Shared(super::SharedBytes::for_grid(len, out)?),
-            None => MemoryBytes::Heap(HeapBytes::zeroed(len)),
-        })
+    /// `len` zero bytes for the grid of a job whose output is `out`: shared with worker
+    /// processes when `shared`, in memory or in a scratch file beside `out` as `in_memory`
+    /// says ([`SampledGridHome::decide`]).
+    pub fn for_sampled_grid(len: usize, in_memory: bool, shared: bool, out: &Path) -> Result<Self> {
+        if shared || !in_memory {
+            return Ok(MemoryBytes::Shared(super::SharedBytes::for_grid(len, out, in_memory)?));
+        }
+        let heap = HeapBytes::try_zeroed(len)
+            .map_err(|source| Error::GridMemory { bytes: len as u64, source })?;
+        Ok(MemoryBytes::Heap(heap))
     }
 
     /// The shared bytes, when shared.
@@ -134,6 +198,15 @@ impl MemoryBytes {
         match self {
             MemoryBytes::Heap(_) => None,
             MemoryBytes::Shared(segment) => Some(segment),
+        }
+    }
+
+    /// Where the bytes are, in words.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            MemoryBytes::Heap(_) => "in memory",
+            MemoryBytes::Shared(shared) if shared.is_segment() => "in a shared-memory segment",
+            MemoryBytes::Shared(_) => "in a scratch file beside the output",
         }
     }
 }

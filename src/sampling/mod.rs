@@ -18,7 +18,7 @@ pub use windows::{AdmissionWindows, Placement};
 use crate::backend::{BackendKind, Executor, ProcessPool};
 use crate::cancel;
 use crate::error::{BadRow, Error, Result, RowError};
-use crate::grid::{Axes, Grid, GridShape, MemoryBytes};
+use crate::grid::{Axes, Grid, GridShape, MemoryBytes, SampledGridHome};
 use crate::ingest::events::{parse_events, EventColumns, ParsedRow, RowFilter};
 use crate::ingest::pieces::{read_pieces, Piece, PieceSink};
 use crate::ingest::{columns::Header, read_admissions, Admission};
@@ -93,6 +93,9 @@ pub struct SampleReport {
     pub csv_bytes: u64,
     /// Event bytes on disk.
     pub disk_bytes: u64,
+    /// Where the grid was kept and why, for a job that keeps it between its stages
+    /// ([`sample_to_grid`]); `None` when it went straight to its file.
+    pub grid_home: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -196,27 +199,34 @@ pub fn sample_to_file(
     Ok(report)
 }
 
-/// Samples an export into a grid in memory, with its axes, on `exec`, by `plan`. Over `shm` the
-/// grid is in shared bytes, which the imputation's workers then map: placed for a job whose
-/// output is `out` ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
-pub fn sample_in_memory(
+/// Samples an export into a grid kept for the rest of a job whose output is `out`, with its
+/// axes, on `exec`, by `plan`. `home` says where the grid lives: in memory, or in a scratch
+/// file beside `out` for a grid larger than the memory this process may fill (the kernel then
+/// pages it to disk). Over `shm` the grid is in shared bytes, which the imputation's workers
+/// then map ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
+pub fn sample_to_grid(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
     exec: &mut Executor,
     progress: &ProgressBar,
     out: &Path,
+    home: SampledGridHome,
 ) -> Result<(Grid<MemoryBytes>, Axes, SampleReport)> {
     // The stage's time includes reading the admissions (the plan's) and allocating the grid (a
     // shared segment's pages are all backed up front, see `grid::shared`).
     let start = Instant::now();
     let shared = exec.spec().kind == BackendKind::Shm;
-    let storage = MemoryBytes::zeroed(plan.shape.npy_bytes(), shared.then_some(out))?;
+    let len = plan.shape.npy_bytes();
+    let (in_memory, why) = home.decide(len);
+    let storage = MemoryBytes::for_sampled_grid(len, in_memory, shared, out)?;
+    let grid_home = format!("{} {} ({why})", crate::memory::human(len as u64), storage.describe());
     let mut grid = Grid::create(storage, plan.shape);
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
     let (accumulator, mut report) =
         parse_tables(plan, inputs, options, accumulator, exec, progress)?;
     report.observed_per_item = exec.install_wide(|| accumulator.finish().into_target())?;
+    report.grid_home = Some(grid_home);
     report.elapsed = plan.read_time + start.elapsed();
     cancel::check()?;
     Ok((grid, plan.axes(), report))
@@ -290,6 +300,7 @@ fn sample_into<'g>(
         observed_per_item: Vec::new(),
         csv_bytes,
         disk_bytes: disk_total,
+        grid_home: None,
         elapsed: start.elapsed(),
     };
     Ok((accumulator, report))
