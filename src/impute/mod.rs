@@ -55,7 +55,7 @@ impl Method {
     }
 
     /// Whether the method's features include other items' values (cross-vital partners), which
-    /// are chosen on the grid's [`partners::ObservedIndex`].
+    /// are chosen on the grid's [`partners::PairTable`].
     pub fn uses_partners(self) -> bool {
         matches!(self, Method::Rf | Method::Auto)
     }

@@ -10,7 +10,7 @@
 //! Results depend on (seed, item, tree) only, never on which worker ran a task.
 
 use super::features::{self, build, Bin, FeatureSet, GridContext};
-use super::partners::{self, ObservedIndex};
+use super::partners::{self, PairTable};
 use super::series::{linear, locf};
 use super::{FillEmpty, ImputeOptions, ImputeReport, ItemReport, Method};
 use crate::forest::{Dataset, Forest, ForestParams, MaxFeatures, Trainer, Tree, TreeSeed};
@@ -171,9 +171,9 @@ pub fn impute(
     }
 
     let start = Instant::now();
-    let index = ObservedIndex::for_method(source, shape, options.method);
+    let pairs = PairTable::for_method(source, shape, options.method);
     let prepared: Vec<Prepared> =
-        todo.par_iter().map(|&i| prepare(&ctx, index.as_ref(), i, options)).collect();
+        todo.par_iter().map(|&i| prepare(&ctx, pairs.as_ref(), i, options)).collect();
     report.prepare = start.elapsed();
 
     let start = Instant::now();
@@ -240,11 +240,11 @@ pub(super) fn tree_seed(seed: u64, i: usize, fit: usize, k: usize) -> TreeSeed {
 
 /// Stage 1 for item `i`.
 ///
-/// `index` is the source grid's [`ObservedIndex`], which methods with partners need
+/// `pairs` is the source grid's [`PairTable`], which methods with partners need
 /// ([`Method::uses_partners`]); others take `None`.
 pub(super) fn prepare(
     ctx: &GridContext<'_>,
-    index: Option<&ObservedIndex>,
+    pairs: Option<&PairTable>,
     i: usize,
     options: &ImputeOptions,
 ) -> Prepared {
@@ -261,11 +261,8 @@ pub(super) fn prepare(
         Method::Rf | Method::Auto => FeatureSet::Ours {
             window,
             partners: partners::partners(
-                ctx.values,
-                ctx.shape,
-                index.expect("methods with partners are prepared with the grid's index"),
+                pairs.expect("methods with partners are prepared with the grid's pair table"),
                 i,
-                &positions,
                 options.partners,
                 MIN_SHARED_BINS,
             ),

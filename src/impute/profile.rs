@@ -16,7 +16,7 @@
 //! and growing a tree), counted from the grid.
 
 use super::features::GridContext;
-use super::partners::ObservedIndex;
+use super::partners::PairTable;
 use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
@@ -64,7 +64,7 @@ pub fn profile(
     };
     let chosen = median_items(&observed, threads);
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
-    let index = pool.install(|| ObservedIndex::for_method(source, shape, options.method));
+    let pairs = pool.install(|| PairTable::for_method(source, shape, options.method));
     let timed = |f: &mut dyn FnMut()| {
         let at = Instant::now();
         f();
@@ -80,7 +80,7 @@ pub fn profile(
             .par_iter()
             .map(|&i| {
                 let mut prep = None;
-                let t = timed(&mut || prep = Some(plan::prepare(&ctx, index.as_ref(), i, options)));
+                let t = timed(&mut || prep = Some(plan::prepare(&ctx, pairs.as_ref(), i, options)));
                 (prep.expect("just prepared"), t)
             })
             .collect()

@@ -14,7 +14,7 @@
 //! byte-identical to `serial` and `threads`.
 
 use super::features::{Bin, FeatureSet, GridContext};
-use super::partners::ObservedIndex;
+use super::partners::PairTable;
 use super::plan::{self, Fold, Prepared};
 use super::{ImputeOptions, ImputeReport, ItemReport};
 use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
@@ -248,10 +248,10 @@ pub struct ImputeWorker {
     replica: Option<(HeapBytes, Vec<bool>)>,
     /// Recent trainers by (item, fit): consecutive trees of one set reuse its sorted columns.
     trainers: VecDeque<((usize, usize), Trainer)>,
-    /// The source grid's index for the partners' search, built by the first prepare task of
-    /// the job that needs it (each worker builds its own: a scan of the grid, against a read
-    /// of every page of the grid per item without it).
-    index: Option<ObservedIndex>,
+    /// The source grid's pair table for the partners' search, built by the first prepare task
+    /// of the job that needs it (each worker builds its own: one pass over the grid, against
+    /// a read of most of the grid per item without it).
+    pairs: Option<PairTable>,
 }
 
 /// Trainers kept per worker: enough for the sets a worker alternates between, bounded so that
@@ -266,7 +266,7 @@ impl ImputeWorker {
             first_bin_hour: job.first_bin_hour,
             replica: None,
             trainers: VecDeque::new(),
-            index: None,
+            pairs: None,
         }
     }
 
@@ -340,14 +340,13 @@ impl WorkerJob for ImputeWorker {
                     vec![item]
                 };
                 self.load_blocks(blobs, &needed)?;
-                if self.index.is_none() {
-                    let built =
-                        ObservedIndex::for_method(self.values(blobs)?, shape, options.method);
-                    self.index = built;
+                if self.pairs.is_none() {
+                    let built = PairTable::for_method(self.values(blobs)?, shape, options.method);
+                    self.pairs = built;
                 }
                 let values = self.values(blobs)?;
                 let ctx = self.context(values);
-                let prep = plan::prepare(&ctx, self.index.as_ref(), item, &options);
+                let prep = plan::prepare(&ctx, self.pairs.as_ref(), item, &options);
                 let partners = match &prep.set {
                     Some(FeatureSet::Ours { partners, .. }) => partners.clone(),
                     _ => Vec::new(),
@@ -568,8 +567,8 @@ mod tests {
         let hours = vec![0u8; shape.admissions];
         let ctx = GridContext { values: &values, shape, first_bin_hour: &hours, replaced: None };
         let options = ImputeOptions { method: Method::Auto, ..ImputeOptions::default() };
-        let index = ObservedIndex::for_method(&values, shape, options.method);
-        let prep = plan::prepare(&ctx, index.as_ref(), 1, &options);
+        let pairs = PairTable::for_method(&values, shape, options.method);
+        let prep = plan::prepare(&ctx, pairs.as_ref(), 1, &options);
         assert!(prep.fits.len() > 1 && !prep.folds.is_empty(), "cross-validated: folds and fits");
         (shape, prep)
     }
