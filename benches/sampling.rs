@@ -44,39 +44,20 @@ fn bench_sampling(c: &mut Criterion) {
             Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 0, pin: false })
                 .unwrap();
         let hidden = ProgressBar::hidden();
-        let plan = Plan::new(&inputs, &options).unwrap();
-        let (_, _, report) = sample_to_grid(
-            &plan,
-            &inputs,
-            &options,
-            &mut exec,
-            &hidden,
-            &out,
-            SampledGridHome::Memory,
-        )
-        .unwrap();
+        // The admissions are read in every call, as a run reads them.
+        let sample = |exec: &mut Executor| {
+            let plan = Plan::new(&inputs, &options).unwrap();
+            let home = SampledGridHome::Memory;
+            sample_to_grid(&plan, &inputs, &options, exec, &hidden, &out, home).unwrap()
+        };
+        let (_, _, report) = sample(&mut exec);
         let mut group = c.benchmark_group(format!("sample_{label}"));
         group.throughput(Throughput::Bytes(report.csv_bytes));
         group.sample_size(10).measurement_time(Duration::from_secs(10));
         for threads in [1, cores] {
             let spec = BackendSpec { kind: BackendKind::Threads, workers: threads, pin: false };
             let mut exec = Executor::start(spec).unwrap();
-            group.bench_function(format!("{threads}_threads"), |b| {
-                // The admissions are read in every iteration, as a run reads them.
-                b.iter(|| {
-                    let plan = Plan::new(&inputs, &options).unwrap();
-                    sample_to_grid(
-                        &plan,
-                        &inputs,
-                        &options,
-                        &mut exec,
-                        &hidden,
-                        &out,
-                        SampledGridHome::Memory,
-                    )
-                    .unwrap()
-                })
-            });
+            group.bench_function(format!("{threads}_threads"), |b| b.iter(|| sample(&mut exec)));
         }
         group.finish();
     }

@@ -129,8 +129,9 @@ impl PairTable {
 
 /// Tells the kernel that `values` will be read soon. Where they are a mapped file whose pages
 /// are not in memory (a grid larger than the page cache, `run --sampled-grid disk`), a part's
-/// 77 stretches are then read from disk all at once, instead of a fault and a synchronous read
-/// of a few pages at a time each; elsewhere (pages present, anonymous memory) it does nothing.
+/// stretches (one per item) are then read from disk all at once, instead of a fault and a
+/// synchronous read of a few pages at a time each; where the pages are present it does
+/// nothing.
 fn will_need(values: &[f32]) {
     const PAGE: usize = 4096;
     let start = values.as_ptr() as usize;
@@ -284,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn every_pair_sums_exactly_the_bins_where_both_are_observed() {
+    fn every_pair_sums_the_bins_where_both_are_observed() {
         let (values, shape) = random_grid(3);
         let table = PairTable::build(&values, shape);
         let block = shape.item_block_len();
