@@ -1,4 +1,5 @@
-//! How much memory this process may still fill: the machine's, its cgroup's and its own limit.
+//! How much memory this process may still fill: the machine's, its cgroup's and its own limit;
+//! and asking the kernel for pages ahead of their reads ([`will_need`]).
 //!
 //! One choice depends on it: whether `run` keeps the grid it samples in memory until the
 //! imputation has read it, or in a scratch file that the kernel can page out (an export whose
@@ -70,6 +71,24 @@ pub fn room() -> Option<Room> {
         room = room.min(Room { bytes, bound: Bound::DataLimit });
     }
     Some(room)
+}
+
+/// Tells the kernel that `values` will be read soon. Where they are a mapped file whose pages
+/// are not in memory (a grid larger than the page cache, `run --sampled-grid disk`), the reads
+/// of several stretches advised together are in flight at once, instead of a fault and a
+/// synchronous read of a few pages at a time each; where the pages are present it does
+/// nothing. Measured in an 800 MB cgroup on a 1.8 GB grid: the partner table's pass took
+/// 96.6 s without it, about 2 s with it (docs/RESULTS.md, section 6).
+pub fn will_need(values: &[f32]) {
+    const PAGE: usize = 4096;
+    let start = values.as_ptr() as usize;
+    let aligned = start - start % PAGE;
+    let len = start + std::mem::size_of_val(values) - aligned;
+    // SAFETY: advice on pages of a live borrowed slice (rounded down to its first page, which
+    // the same mapping holds); WILLNEED only starts reads, it changes no contents.
+    unsafe {
+        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_WILLNEED);
+    }
 }
 
 /// `bytes` for people: `3.9 MB`, `1.81 GB`.

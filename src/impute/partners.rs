@@ -88,7 +88,7 @@ impl PairTable {
         let words = shape.items.div_ceil(64).max(1);
         // Which items are observed at each bin of the part, one item's stretch at a time.
         for item in 0..shape.items {
-            will_need(&values[item * block + bins.start..item * block + bins.end]);
+            crate::memory::will_need(&values[item * block + bins.start..item * block + bins.end]);
         }
         let mut seen = vec![0u64; bins.len() * words];
         for item in 0..shape.items {
@@ -124,23 +124,6 @@ impl PairTable {
     /// The table `method` needs: built for methods with partners, `None` for the others.
     pub fn for_method(values: &[f32], shape: GridShape, method: Method) -> Option<Self> {
         method.uses_partners().then(|| PairTable::build(values, shape))
-    }
-}
-
-/// Tells the kernel that `values` will be read soon. Where they are a mapped file whose pages
-/// are not in memory (a grid larger than the page cache, `run --sampled-grid disk`), a part's
-/// stretches (one per item) are then read from disk all at once, instead of a fault and a
-/// synchronous read of a few pages at a time each; where the pages are present it does
-/// nothing.
-fn will_need(values: &[f32]) {
-    const PAGE: usize = 4096;
-    let start = values.as_ptr() as usize;
-    let aligned = start - start % PAGE;
-    let len = start + std::mem::size_of_val(values) - aligned;
-    // SAFETY: advice on pages of a live borrowed slice (rounded down to its first page, which
-    // the same mapping holds); WILLNEED only starts reads, it changes no contents.
-    unsafe {
-        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_WILLNEED);
     }
 }
 

@@ -416,7 +416,23 @@ fn predict_into(
     const ADMISSIONS_PER_BATCH: usize = 256;
     let hours = ctx.shape.hours;
     let mut predicted = 0;
+    // The batch after `first`'s is asked for while `first`'s is predicted: the item's and its
+    // partners' values, read from disk meanwhile where the grid is a file larger than memory.
+    let partners = match set {
+        FeatureSet::Ours { partners, .. } => &partners[..],
+        FeatureSet::Medlens { .. } => &[],
+    };
+    let read_ahead = |first: usize| {
+        let admissions = first.min(ctx.shape.admissions)
+            ..(first + ADMISSIONS_PER_BATCH).min(ctx.shape.admissions);
+        for &j in std::iter::once(&i).chain(partners) {
+            let values = item_block(ctx.values, ctx.shape, j);
+            crate::memory::will_need(&values[admissions.start * hours..admissions.end * hours]);
+        }
+    };
+    read_ahead(0);
     for first in (0..ctx.shape.admissions).step_by(ADMISSIONS_PER_BATCH) {
+        read_ahead(first + ADMISSIONS_PER_BATCH);
         let last = (first + ADMISSIONS_PER_BATCH).min(ctx.shape.admissions);
         let mut bins: Vec<Bin> = Vec::new();
         for a in first..last {
