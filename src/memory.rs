@@ -78,8 +78,8 @@ pub fn room() -> Option<Room> {
 /// of several stretches advised together are in flight at once, instead of a fault and a
 /// synchronous read of a few pages at a time each; where the pages are present it does
 /// nothing, but walks them: about 60 ms per pass over a cached 1.8 GB grid. Measured in an
-/// 800 MB cgroup on that grid: the partner table's pass took 96.6 s without it, about 2 s
-/// with it (docs/RESULTS.md, section 6).
+/// 800 MB cgroup on that grid: `auto`'s imputation profile, mostly the partner table's pass,
+/// took 96.6 s without it and 2.2 s with it (docs/RESULTS.md, section 6).
 pub fn will_need(values: &[f32]) {
     const PAGE: usize = 4096;
     let start = values.as_ptr() as usize;
