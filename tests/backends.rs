@@ -167,6 +167,8 @@ fn a_worker_killed_from_outside_is_replaced_and_the_output_unchanged() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains(&format!("worker {victim} failed")), "{}", text(&output));
+    // SIGKILL is what the kernel's out-of-memory killer sends: the user is told which it was.
+    assert!(text(&output).contains("killed by SIGKILL"), "{}", text(&output));
     assert!(std::fs::read(&out).unwrap() == expected, "output differs after a kill");
 }
 

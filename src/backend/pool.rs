@@ -489,6 +489,11 @@ impl ProcessPool {
     ) -> Result<()> {
         cancel::check()?;
         let pid = self.workers[slot].child.id();
+        let why = match ending(&mut self.workers[slot].child) {
+            Some(how) => format!("{why}; {how}"),
+            None => why.to_string(),
+        };
+        let why = why.as_str();
         let unanswered = std::mem::take(&mut self.workers[slot].busy);
         eprintln!("medimpute: worker {pid} failed ({why}); replacing it");
         // The oldest task was running when the worker failed: it counts an attempt. The others
@@ -520,6 +525,34 @@ impl ProcessPool {
         retire(old);
         self.stats.replaced += 1;
         Ok(())
+    }
+}
+
+/// How a worker's process ended, if it has (or does within a moment: its pipe closes as it
+/// exits, a little before the kernel reports its status). A worker that fails by ending says
+/// nothing itself, and the kernel's out-of-memory killer says nothing either: its SIGKILL is
+/// the one clue a user gets that the job needs less memory per worker (or `shm`: a `pipe`
+/// worker holds every block of the grid it was sent, docs/backends.md).
+fn ending(child: &mut Child) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(describe_exit(status)),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => return None,
+        }
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (_, Some(libc::SIGKILL)) => {
+            "killed by SIGKILL: out of memory (the kernel's OOM killer), or kill -9".to_string()
+        }
+        (_, Some(signal)) => format!("killed by signal {signal}"),
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, None) => "ended".to_string(),
     }
 }
 
