@@ -62,9 +62,12 @@ impl Room {
 
 /// The room this process has now, or `None` where nothing can be read (not Linux).
 pub fn room() -> Option<Room> {
-    let machine = read("/proc/meminfo").and_then(|m| kib_field(&m, "MemAvailable:"));
-    let mut room = machine.map(|bytes| Room { bytes, bound: Bound::Machine })?;
-    if let Some(bytes) = cgroup_room() {
+    let meminfo = read("/proc/meminfo")?;
+    let bytes = kib_field(&meminfo, "MemAvailable:")?;
+    let mut room = Room { bytes, bound: Bound::Machine };
+    // Limits at or above the machine's memory limit nothing (v1 writes a value near `i64::MAX`).
+    let total = kib_field(&meminfo, "MemTotal:").unwrap_or(u64::MAX);
+    if let Some(bytes) = cgroup_room(total) {
         room = room.min(Room { bytes, bound: Bound::Cgroup });
     }
     if let Some(bytes) = data_limit_room() {
@@ -117,11 +120,13 @@ fn stat_field(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// The room left under every memory cgroup limit above this process, v1 or v2.
-fn cgroup_room() -> Option<u64> {
+/// The room left under every memory cgroup limit above this process, v1 or v2; v1 limits of
+/// `total` bytes (the machine's memory) or more are none.
+fn cgroup_room(total: u64) -> Option<u64> {
     let membership = read("/proc/self/cgroup")?;
     let mounts = read("/proc/self/mountinfo")?;
-    let v1 = cgroup_dir(&membership, &mounts, Hierarchy::V1Memory).and_then(|dir| v1_room(&dir));
+    let v1 =
+        cgroup_dir(&membership, &mounts, Hierarchy::V1Memory).and_then(|dir| v1_room(&dir, total));
     let v2 = cgroup_dir(&membership, &mounts, Hierarchy::V2).and_then(|dir| v2_room(&dir));
     match (v1, v2) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -170,11 +175,12 @@ fn cgroup_dir(membership: &str, mounts: &str, hierarchy: Hierarchy) -> Option<Pa
 }
 
 /// v1: the group's effective limit (its own or an ancestor's, `hierarchical_memory_limit`)
-/// less its anonymous and shared memory (`total_rss`, `total_shmem`). `None` when unlimited.
-fn v1_room(dir: &Path) -> Option<u64> {
+/// less its anonymous and shared memory (`total_rss`, `total_shmem`). `None` when unlimited: a
+/// limit of `total` bytes (the machine's memory) or more.
+fn v1_room(dir: &Path, total: u64) -> Option<u64> {
     let stat = read(dir.join("memory.stat"))?;
     let limit = stat_field(&stat, "hierarchical_memory_limit")?;
-    if limit >= unlimited_above() {
+    if limit >= total {
         return None;
     }
     let held =
@@ -196,11 +202,6 @@ fn v2_room(dir: &Path) -> Option<u64> {
             Some(limit.saturating_sub(held))
         })
         .min()
-}
-
-/// Limits at or above the machine's memory limit nothing (v1 writes a value near `i64::MAX`).
-fn unlimited_above() -> u64 {
-    read("/proc/meminfo").and_then(|m| kib_field(&m, "MemTotal:")).unwrap_or(u64::MAX)
 }
 
 /// `RLIMIT_DATA`'s soft limit less the data segment already mapped, when a limit is set.
@@ -263,6 +264,9 @@ mod tests {
         assert_eq!(stat_field(stat, "total_shmem"), None);
     }
 
+    /// A machine of 24 GB, as `MemTotal` would say.
+    const MACHINE: u64 = 24_000_000_000;
+
     #[test]
     fn v1_room_is_the_limit_less_what_cannot_be_reclaimed() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,10 +274,10 @@ mod tests {
                     total_rss 300000000\ntotal_shmem 100000000\n";
         std::fs::write(dir.path().join("memory.stat"), stat).unwrap();
         // Page cache (`total_cache`) is reclaimable: it does not count.
-        assert_eq!(v1_room(dir.path()), Some(600_000_000));
+        assert_eq!(v1_room(dir.path(), MACHINE), Some(600_000_000));
         let unlimited = "hierarchical_memory_limit 9223372036854771712\ntotal_rss 1\n";
         std::fs::write(dir.path().join("memory.stat"), unlimited).unwrap();
-        assert_eq!(v1_room(dir.path()), None);
+        assert_eq!(v1_room(dir.path(), MACHINE), None);
     }
 
     #[test]
@@ -297,7 +301,8 @@ mod tests {
     fn this_process_has_some_room() {
         // Every Linux machine has /proc/meminfo; the room is positive and at most the machine's.
         let room = room().expect("Linux reports MemAvailable");
-        let total = unlimited_above();
+        let meminfo = read("/proc/meminfo").unwrap();
+        let total = kib_field(&meminfo, "MemTotal:").unwrap();
         assert!(room.bytes > 0 && room.bytes <= total, "{room:?} of {total}");
     }
 }
