@@ -9,7 +9,7 @@ use crate::backend::region::shared_region;
 use crate::backend::{Executor, Region, Transport};
 use crate::cancel;
 use crate::error::{Error, Result};
-use crate::grid::{write_observed_mask, Axes, ByteStorage, FileGrid, Grid, GridShape};
+use crate::grid::{write_observed_mask, Axes, ByteStorage, Grid, GridShape, NpyFile};
 use crate::grid::{SampledGridHome, SharedBytes};
 use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
@@ -211,17 +211,16 @@ pub fn impute_to_file(
     finished: Vec<FinishedItem>,
 ) -> Result<ImputeReport> {
     let hours = first_bin_hours(axes)?;
-    let mut dest = Grid::create(FileGrid::create(out, shape.npy_bytes())?, shape);
-    let todo = plan::take_finished(dest.values_mut(), shape, &finished);
+    let dest = NpyFile::create(out, shape)?;
+    let todo = plan::take_finished(&dest, shape, &finished)?;
     let dest_region = Region {
-        path: dest.storage().temp_path().to_path_buf(),
-        offset: dest.data_offset() as u64,
+        path: dest.temp_path().to_path_buf(),
+        offset: dest.data_offset(),
         len: shape.data_bytes() as u64,
     };
     let mut report = match exec.processes() {
-        None => exec.install(|| {
-            plan::impute(source, dest.values_mut(), shape, &hours, &axes.items, options, &todo)
-        }),
+        None => exec
+            .install(|| plan::impute(source, &dest, shape, &hours, &axes.items, options, &todo))?,
         Some((pool, coordinator)) => {
             let mut staged = None;
             let source_region = match source_region {
@@ -236,12 +235,11 @@ pub fn impute_to_file(
                 None => None,
             };
             let grid = SharedGrid { values: source, region: source_region };
-            let values = dest.values_mut();
             let report = coordinator.install(|| {
                 remote::impute(
                     pool,
                     grid,
-                    values,
+                    &dest,
                     Some(dest_region),
                     shape,
                     &hours,
@@ -265,6 +263,6 @@ pub fn impute_to_file(
     cancel::check()?;
     output::persist(mask_file, &mask_path)?;
     output::persist(axes_file, &axes_path)?;
-    dest.into_storage().persist()?;
+    dest.persist()?;
     Ok(report)
 }

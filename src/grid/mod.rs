@@ -11,17 +11,19 @@
 //! or one item block at a time, so both are plain slices here.
 
 mod axes;
+mod blocks;
 mod npy;
 mod observed;
 mod shared;
 mod storage;
 
 pub use axes::{AdmissionAxis, Axes};
+pub use blocks::{ItemBlocks, NpyFile, SliceBlocks};
 pub use npy::{npy_header, npy_header_len};
 pub use observed::write_observed_mask;
 pub use shared::stale as shared_stale;
 pub use shared::{shmem_gets_huge_pages, SharedBytes, SEGMENT_PREFIX, SHM_DIR};
-pub use storage::{ByteStorage, FileGrid, HeapBytes, MemoryBytes, SampledGridHome};
+pub use storage::{ByteStorage, HeapBytes, MemoryBytes, SampledGridHome};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -1,12 +1,12 @@
 //! Byte storages a [`Grid`](super::Grid) can live in.
 //!
-//! One trait, three homes: heap memory (tests, small jobs), a memory-mapped output file (grids
-//! larger than RAM: the kernel pages them out to the file), and, for worker processes, shared
-//! bytes (a segment or a scratch file).
+//! One trait, two homes: heap memory (tests, small jobs) and shared bytes (a segment or a
+//! scratch file, which worker processes can map and which can be larger than RAM). An imputed
+//! grid is written to its file by item blocks instead ([`NpyFile`](super::NpyFile)).
 
 use crate::error::{Error, Result};
 use memmap2::MmapMut;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Contiguous bytes a grid can be viewed over. Implementations must hand out page-aligned
 /// slices so that the data part (64-byte aligned inside the image) can be viewed as `f32`.
@@ -64,60 +64,6 @@ impl ByteStorage for MmapMut {
     }
     fn bytes_mut(&mut self) -> &mut [u8] {
         self
-    }
-}
-
-/// A grid file being written: mapped read-write under a temporary name beside its destination,
-/// renamed into place by [`FileGrid::persist`]. Dropped without `persist` (an error, Ctrl-C),
-/// the temporary file is removed, so a failed run never leaves a partial grid at the
-/// destination.
-pub struct FileGrid {
-    map: MmapMut,
-    file: tempfile::NamedTempFile,
-    destination: PathBuf,
-}
-
-impl FileGrid {
-    /// Creates a zero-filled file of `len` bytes, its blocks allocated where the file system
-    /// can ([`allocate`](crate::output::allocate): faster first writes, and a full disk is an
-    /// error here rather than a SIGBUS later).
-    pub fn create(destination: &Path, len: usize) -> Result<Self> {
-        let out_err = |e| Error::output(destination, e);
-        let file = crate::output::temp_beside(destination)?;
-        crate::output::allocate(file.as_file(), len as u64).map_err(out_err)?;
-        // Pages are faulted in by the threads that first write them, in parallel; mapping them
-        // all up front (MAP_POPULATE) was measured to only move that kernel time into one
-        // thread before the parallel work starts.
-        // SAFETY: the file is ours alone: freshly created under a random name, not shared.
-        let map = unsafe { MmapMut::map_mut(file.as_file()) }.map_err(out_err)?;
-        Ok(FileGrid { map, file, destination: destination.to_path_buf() })
-    }
-
-    /// The temporary file's path (workers map it to write in place).
-    pub fn temp_path(&self) -> &Path {
-        self.file.path()
-    }
-
-    /// Unmaps the file and renames it to its destination.
-    ///
-    /// No `msync`: the kernel writes the pages back on its own schedule, as it does for any
-    /// `write`. What the rename guarantees is that no reader ever sees a partial grid under the
-    /// destination's name; durability across a power cut would need an fsync that numpy's own
-    /// `save` does not do either, and a forced write-back of the whole grid would make every run
-    /// wait for the disk.
-    pub fn persist(self) -> Result<()> {
-        let FileGrid { map, file, destination } = self;
-        drop(map);
-        crate::output::persist(file, &destination)
-    }
-}
-
-impl ByteStorage for FileGrid {
-    fn bytes(&self) -> &[u8] {
-        &self.map
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.map
     }
 }
 

@@ -7,7 +7,7 @@
 use super::features::observed_positions;
 use super::plan::{all_items, impute, rmse, rng_for, PURPOSE_EVALUATE};
 use super::{ImputeOptions, Method};
-use crate::grid::GridShape;
+use crate::grid::{GridShape, SliceBlocks};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -67,7 +67,9 @@ pub fn evaluate(
         .map(|&method| {
             let options = ImputeOptions { method, ..base.clone() };
             let start = Instant::now();
-            impute(&masked, &mut dest, shape, first_bin_hour, item_ids, &options, &all);
+            let blocks = SliceBlocks::new(&mut dest, block);
+            impute(&masked, &blocks, shape, first_bin_hour, item_ids, &options, &all)
+                .expect("blocks in memory take every write");
             let elapsed = start.elapsed();
             let items: Vec<ItemScore> = hidden
                 .iter()

@@ -6,15 +6,17 @@
 //!    balances across workers far better than one forest per item would;
 //! 3. *fill* item i: predict its missing bins, choose (`auto`), carry along, fill what is left.
 //!
-//! Every task reads the immutable source grid; fill tasks write disjoint destination blocks.
+//! Every task reads the immutable source grid; a fill task hands its item's whole block to the
+//! destination ([`ItemBlocks`]) once.
 //! Results depend on (seed, item, tree) only, never on which worker ran a task.
 
 use super::features::{self, build, Bin, FeatureSet, GridContext};
 use super::partners::{self, PairTable};
 use super::series::{linear, locf};
 use super::{FillEmpty, ImputeOptions, ImputeReport, ItemReport, Method};
+use crate::error::Result;
 use crate::forest::{Dataset, Forest, ForestParams, MaxFeatures, Trainer, Tree, TreeSeed};
-use crate::grid::GridShape;
+use crate::grid::{GridShape, ItemBlocks};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -121,15 +123,18 @@ pub struct FinishedItem {
     pub report: ItemReport,
 }
 
-/// Writes the blocks of `finished` into `dest`; returns the items still to impute, in order.
-pub fn take_finished(dest: &mut [f32], shape: GridShape, finished: &[FinishedItem]) -> Vec<usize> {
-    let n = shape.item_block_len();
+/// Writes the blocks of `finished` to `dest`; returns the items still to impute, in order.
+pub fn take_finished(
+    dest: &dyn ItemBlocks,
+    shape: GridShape,
+    finished: &[FinishedItem],
+) -> Result<Vec<usize>> {
     let mut todo = vec![true; shape.items];
     for done in finished {
-        dest[done.item * n..(done.item + 1) * n].copy_from_slice(&done.block);
+        dest.put(done.item, bytemuck::cast_slice(&done.block))?;
         todo[done.item] = false;
     }
-    (0..shape.items).filter(|&i| todo[i]).collect()
+    Ok((0..shape.items).filter(|&i| todo[i]).collect())
 }
 
 /// The reports of every item in item order: those of `todo` (in its order) and of `finished`.
@@ -150,24 +155,24 @@ pub fn merge_reports(
         .collect()
 }
 
-/// Imputes the items `todo` of `source` into their blocks of `dest` (same shape as `source`;
-/// other blocks are left as they are). `first_bin_hour[a]` is the clock hour of bin 0 of
-/// admission `a`; `item_ids` name the items in the report, which lists `todo`'s items in order.
+/// Imputes the items `todo` of `source` and hands each one's block to `dest` (blocks of a grid
+/// of `source`'s shape; other items' blocks are not written). `first_bin_hour[a]` is the clock
+/// hour of bin 0 of admission `a`; `item_ids` name the items in the report, which lists
+/// `todo`'s items in order.
 pub fn impute(
     source: &[f32],
-    dest: &mut [f32],
+    dest: &dyn ItemBlocks,
     shape: GridShape,
     first_bin_hour: &[u8],
     item_ids: &[u32],
     options: &ImputeOptions,
     todo: &[usize],
-) -> ImputeReport {
+) -> Result<ImputeReport> {
     assert_eq!(source.len(), shape.len());
-    assert_eq!(dest.len(), shape.len());
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
     let mut report = ImputeReport::default();
     if shape.is_empty() || todo.is_empty() {
-        return report;
+        return Ok(report);
     }
 
     let start = Instant::now();
@@ -207,24 +212,24 @@ pub fn impute(
     report.train = start.elapsed();
 
     let start = Instant::now();
-    // Each item of `todo` with its destination block, its prepared sets and its forests.
-    let mut work: Vec<(usize, &mut [f32], &Prepared, &Vec<Forest>)> =
-        Vec::with_capacity(todo.len());
-    let mut blocks = dest.chunks_mut(shape.item_block_len()).enumerate();
-    for (j, &i) in todo.iter().enumerate() {
-        let (_, block) = blocks.find(|(b, _)| *b == i).expect("todo lists items in order");
-        work.push((i, block, &prepared[j], &forests[j]));
-    }
-    report.items = work
+    // Each item is filled in a buffer of its thread's (reused from item to item), then written
+    // whole.
+    let block_len = shape.item_block_len();
+    report.items = (0..todo.len())
         .into_par_iter()
-        .map(|(i, block, prep, forest)| {
-            let mut item = fill(&ctx, i, block, prep, forest, options);
-            item.item_id = item_ids[i];
-            item
-        })
-        .collect();
+        .map_init(
+            || vec![0.0f32; block_len],
+            |block, j| {
+                let i = todo[j];
+                let mut item = fill(&ctx, i, block, &prepared[j], &forests[j], options);
+                dest.put(i, bytemuck::cast_slice(block))?;
+                item.item_id = item_ids[i];
+                Ok(item)
+            },
+        )
+        .collect::<Result<_>>()?;
     report.predict = start.elapsed();
-    report
+    Ok(report)
 }
 
 /// Every item of a grid of `shape`, for [`impute`].

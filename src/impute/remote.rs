@@ -21,7 +21,7 @@ use crate::backend::worker::{Blobs, TaskResult, WorkerJob};
 use crate::backend::{Completion, Payload, ProcessPool, Region, RemoteTask, Transport};
 use crate::error::{Error, Result};
 use crate::forest::{Dataset, Forest, Trainer, Tree};
-use crate::grid::{ByteStorage, GridShape, HeapBytes};
+use crate::grid::{ByteStorage, GridShape, HeapBytes, ItemBlocks};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::VecDeque;
@@ -65,12 +65,13 @@ fn shape_of(s: [usize; 3]) -> GridShape {
 }
 
 /// Runs the plan for the items `todo` on `pool` (see [`plan::impute`]). `dest_region`,
-/// required over `shm`, is where `dest` lies shared.
+/// required over `shm`, is where `dest`'s blocks lie in a file the workers map and write in
+/// place; over pipes the blocks come back to this process, which hands them to `dest`.
 #[allow(clippy::too_many_arguments)]
 pub fn impute(
     pool: &mut ProcessPool,
     source: SharedGrid<'_>,
-    dest: &mut [f32],
+    dest: &dyn ItemBlocks,
     dest_region: Option<Region>,
     shape: GridShape,
     first_bin_hour: &[u8],
@@ -210,7 +211,6 @@ pub fn impute(
         })
         .collect();
     let mut items: Vec<Option<ItemReport>> = vec![None; todo.len()];
-    let block_len = shape.item_block_len();
     pool.run(&tasks, |j, done| {
         let i = todo[j];
         let mut item: ItemReport = serde_json::from_value(done.meta.clone())
@@ -223,8 +223,7 @@ pub fn impute(
                     bytes.len()
                 )));
             }
-            bytemuck::cast_slice_mut::<f32, u8>(&mut dest[i * block_len..(i + 1) * block_len])
-                .copy_from_slice(&bytes);
+            dest.put(i, &bytes)?;
         }
         item.item_id = item_ids[i];
         items[j] = Some(item);
