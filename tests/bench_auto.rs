@@ -9,7 +9,10 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
     let out_s = out.display().to_string();
-    let output = run(&["bench", "auto", "--quick", "--runs", "1", "--out-dir", &out_s]);
+    // One run asked for, and rounds up to a tenth of a second: the tiny locf job (a few
+    // milliseconds) gets more.
+    let output =
+        run(&["bench", "auto", "--quick", "--runs", "1", "--min-time", "0.1", "--out-dir", &out_s]);
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("| workload | best candidate |"), "{stdout}");
@@ -38,8 +41,11 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
             .map(|c| c["label"].as_str().unwrap())
             .collect();
         assert_eq!(measured, candidates, "{w}");
+        let rounds = w["rounds"].as_u64().unwrap() as usize;
+        assert!((1..=100).contains(&rounds), "{w}");
+        assert_eq!(w["auto"]["runs"].as_array().unwrap().len(), rounds, "{w}");
         for c in w["candidates"].as_array().unwrap() {
-            assert_eq!(c["runs_s"].as_array().unwrap().len(), 1, "{c}");
+            assert_eq!(c["runs_s"].as_array().unwrap().len(), rounds, "{c}");
             assert!(c["median_s"].as_f64().unwrap() > 0.0, "{c}");
         }
         let auto = &w["auto"];
@@ -56,6 +62,8 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
         assert!(w["ratio"].as_f64().unwrap() > 0.0, "{w}");
         assert!(w["within_10pct"].is_boolean(), "{w}");
     }
+    let locf = workloads.iter().find(|w| w["method"] == "locf").unwrap();
+    assert!(locf["rounds"].as_u64().unwrap() > 1, "{locf}");
     let totals = &json["totals"];
     assert_eq!(totals["workloads"].as_u64().unwrap() as usize, workloads.len());
     assert!(totals["profiling_share_max"].as_f64().unwrap() > 0.0, "{totals}");
@@ -65,7 +73,7 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
 fn bad_options_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    for bad in [["--runs", "0"], ["--target-cores", "0"]] {
+    for bad in [["--runs", "0"], ["--target-cores", "0"], ["--min-time", "-1"]] {
         let output = run(&["bench", "auto", "--quick", bad[0], bad[1], "--out-dir", &out]);
         assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", text(&output));
     }

@@ -12,8 +12,12 @@
 //!   auto`: its profiling of both stages and its transport measurements count in its time
 //!   (and so does the work its profile does for the job: the imputation's profile imputes a
 //!   few items, which the run keeps);
-//! - one untimed warm-up run per workload, then `runs` rounds, interleaved (round `r` of every
-//!   configuration before round `r + 1` of any); medians are compared;
+//! - one untimed warm-up run per workload, then at least `runs` rounds, interleaved (round `r`
+//!   of every configuration before round `r + 1` of any); medians are compared. A short job
+//!   gets more rounds, until the warm-up's time times the rounds reaches `min_time` (at most
+//!   [`MAX_ROUNDS`]), as hyperfine runs a command until its runs add up to 3 s: on this
+//!   project's VM a 3-50 ms job's runs spread by 10-50%, and the median of five of them moved
+//!   a workload across the 10% line from one benchmark to the next;
 //! - every run's grid must be byte-identical to the workload's first, or the benchmark fails;
 //! - `auto` is within 10% when its median is at most 1.1 times the best candidate's median; its
 //!   profiling share is its median profiling time (less the work the run keeps, counted at
@@ -46,8 +50,11 @@ use std::time::{Duration, Instant};
 pub struct AutoOptions {
     /// The small set (a few seconds), for tests and a first look.
     pub quick: bool,
-    /// Timed rounds per workload.
+    /// Timed rounds per workload, at least.
     pub runs: usize,
+    /// Seconds a workload's rounds should add up to (of the warm-up's time each): short jobs
+    /// get more rounds than `runs`, up to [`MAX_ROUNDS`].
+    pub min_time: f64,
     /// The most workers `auto` considers, and so the candidates (default: this machine's cores).
     pub target_cores: Option<usize>,
     pub out_dir: PathBuf,
@@ -146,6 +153,20 @@ pub fn quick_workloads() -> Vec<Workload> {
     ]
 }
 
+/// The most rounds a workload gets for `min_time`.
+pub const MAX_ROUNDS: usize = 100;
+
+/// Rounds for a workload whose warm-up took `warm_up` seconds: at least `runs`, and enough for
+/// `min_time` seconds, up to [`MAX_ROUNDS`] (or `runs`, if more).
+fn rounds_for(runs: usize, min_time: f64, warm_up: f64) -> usize {
+    let wanted = (min_time / warm_up.max(1e-6)).ceil();
+    if wanted.is_finite() && wanted > runs as f64 {
+        (wanted as usize).min(MAX_ROUNDS.max(runs))
+    } else {
+        runs
+    }
+}
+
 /// The generator's seed for every export.
 const SEED: u64 = 7;
 
@@ -207,6 +228,8 @@ impl AutoRun {
 /// What one workload measured.
 struct Outcome {
     workload: Workload,
+    /// Timed rounds (every candidate and auto ran once per round).
+    rounds: usize,
     /// Per candidate: its runs (seconds).
     candidates: Vec<(BackendSpec, Vec<f64>)>,
     auto: Vec<AutoRun>,
@@ -447,6 +470,12 @@ fn validate(options: &AutoOptions) -> Result<usize> {
     if options.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
+    if !(options.min_time >= 0.0 && options.min_time.is_finite()) {
+        return Err(Error::Usage(format!(
+            "--min-time must be a number of seconds, 0 or more (got {})",
+            options.min_time
+        )));
+    }
     match options.target_cores {
         Some(0) => Err(Error::Usage("--target-cores must be at least 1".into())),
         Some(n) => Ok(n),
@@ -485,18 +514,21 @@ pub fn run(options: &AutoOptions) -> Result<String> {
             // Warm-up (untimed) on threads, rarely slow: its grid becomes the reference.
             cancel::check()?;
             bar.set_message(format!("{name}: warm-up"));
-            run_candidate(&job, warm_up)?;
+            let warm_up_s = run_candidate(&job, warm_up)?;
             reference.check(&job.out, &format!("{name}: warm-up"))?;
             bar.inc(1);
+            let rounds = rounds_for(options.runs, options.min_time, warm_up_s);
+            bar.inc_length(((rounds - options.runs) * (specs.len() + 1)) as u64);
 
             let mut outcome = Outcome {
                 workload: *w,
-                candidates: specs.iter().map(|&s| (s, Vec::with_capacity(options.runs))).collect(),
-                auto: Vec::with_capacity(options.runs),
+                rounds,
+                candidates: specs.iter().map(|&s| (s, Vec::with_capacity(rounds))).collect(),
+                auto: Vec::with_capacity(rounds),
                 compared: 0,
             };
-            for r in 0..options.runs {
-                let round = format!("run {}/{}", r + 1, options.runs);
+            for r in 0..rounds {
+                let round = format!("run {}/{rounds}", r + 1);
                 for (spec, runs) in &mut outcome.candidates {
                     cancel::check()?;
                     let label = format!("{name}: {spec} {round}");
@@ -581,13 +613,14 @@ fn report(
     );
     let _ = writeln!(
         md,
-        "- {} timed runs per configuration, interleaved, after one untimed warm-up run; medians \
-         compared; each run starts its backend (worker processes included), samples, imputes, \
+        "- at least {} timed runs per configuration, and for short jobs as many as make about \
+         {} s of the warm-up's time (at most {MAX_ROUNDS}; the rounds column of the last table), \
+         interleaved, after one untimed warm-up run; medians compared; each run starts its backend (worker processes included), samples, imputes, \
          writes the grid; auto's runs include its profiling and transport measurements; its \
          profiling time counts what measuring cost, not the items its imputation profile \
          imputed for the run (the run keeps them: counted at the run's parallelism, they are \
          the job's own work)",
-        options.runs
+        options.runs, options.min_time
     );
     let compared: usize = outcomes.iter().map(|o| o.compared + 1).sum();
     let _ = writeln!(
@@ -658,8 +691,8 @@ fn report(
     for s in specs {
         let _ = write!(md, " {s} |");
     }
-    md.push_str(" auto |\n|---|");
-    md.push_str(&"---:|".repeat(specs.len() + 1));
+    md.push_str(" auto | rounds |\n|---|");
+    md.push_str(&"---:|".repeat(specs.len() + 2));
     md.push('\n');
     for o in outcomes {
         let best = o.best().0;
@@ -672,7 +705,7 @@ fn report(
                 let _ = write!(md, " {t:.3} |");
             }
         }
-        let _ = writeln!(md, " {:.3} |", o.auto_median());
+        let _ = writeln!(md, " {:.3} | {} |", o.auto_median(), o.rounds);
     }
     md
 }
@@ -765,6 +798,7 @@ fn to_json(
                 },
                 "ratio": o.ratio(),
                 "within_10pct": o.within(),
+                "rounds": o.rounds,
                 "runs_byte_identical": o.compared + 1,
             })
         })
@@ -774,6 +808,8 @@ fn to_json(
         "cores": cores,
         "target_cores": target,
         "runs": options.runs,
+        "min_time_s": options.min_time,
+        "max_rounds": MAX_ROUNDS,
         "runs_interleaved": true,
         "warm_up_runs": 1,
         "quick": options.quick,
@@ -831,6 +867,7 @@ mod tests {
         let options = AutoOptions {
             quick: true,
             runs: 0,
+            min_time: 0.0,
             target_cores: None,
             out_dir: PathBuf::from("x"),
             command_line: String::new(),
@@ -838,5 +875,23 @@ mod tests {
         assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
         let options = AutoOptions { runs: 1, target_cores: Some(0), ..options };
         assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
+        let options = AutoOptions { target_cores: None, min_time: -1.0, ..options };
+        assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
+        let options = AutoOptions { min_time: f64::NAN, ..options };
+        assert_eq!(validate(&options).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn short_jobs_get_rounds_up_to_the_minimum_time() {
+        // A 2 s job: the runs asked for.
+        assert_eq!(rounds_for(5, 1.0, 2.0), 5);
+        // 50 ms: 20 rounds make a second.
+        assert_eq!(rounds_for(5, 1.0, 0.05), 20);
+        // 3 ms: capped.
+        assert_eq!(rounds_for(5, 1.0, 0.003), MAX_ROUNDS);
+        // No minimum time, or more runs asked than the cap: the runs asked for.
+        assert_eq!(rounds_for(5, 0.0, 0.003), 5);
+        assert_eq!(rounds_for(150, 1.0, 0.003), 150);
+        assert_eq!(rounds_for(3, 1.0, 0.0), MAX_ROUNDS);
     }
 }

@@ -80,6 +80,11 @@ pub struct AutoArgs {
     /// Timed runs per configuration (interleaved); medians are compared.
     #[arg(long, default_value_t = 3, value_parser = at_least_one())]
     pub runs: usize,
+    /// Short jobs run more rounds than --runs, until their runs add up to about this many
+    /// seconds (at most 100 rounds), as hyperfine does: the median of a few runs of a 3-50 ms
+    /// job is noise on a busy machine. 0 runs exactly --runs.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub min_time: f64,
     /// The most workers auto considers, and so the candidates (default: this machine's cores).
     #[arg(long, value_name = "N", value_parser = at_least_one())]
     pub target_cores: Option<usize>,
@@ -146,6 +151,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchCommand::Auto(args) => auto::run(&auto::AutoOptions {
             quick: args.quick,
             runs: args.runs,
+            min_time: args.min_time,
             target_cores: args.target_cores,
             out_dir: args.out_dir,
             command_line: command_line(),
