@@ -13,7 +13,10 @@
 //!   (and so does the work its profile does for the job: the imputation's profile imputes a
 //!   few items, which the run keeps);
 //! - one untimed warm-up run per workload, then at least `runs` rounds, interleaved (round `r`
-//!   of every configuration before round `r + 1` of any); medians are compared. A short job
+//!   of every configuration before round `r + 1` of any), each round starting one
+//!   configuration further along, so that no configuration always follows the same one (in a
+//!   fixed order `auto` always ran right after `shm x2`, and `threads x2` after `serial`).
+//!   Medians are compared. A short job
 //!   gets more rounds, until the warm-up's time times the rounds reaches `min_time` (at most
 //!   [`MAX_ROUNDS`]), as hyperfine runs a command until its runs add up to 3 s: on this
 //!   project's VM a 3-50 ms job's runs spread by 10-50%, and the median of five of them moved
@@ -527,22 +530,26 @@ pub fn run(options: &AutoOptions) -> Result<String> {
                 auto: Vec::with_capacity(rounds),
                 compared: 0,
             };
+            // Configurations 0..specs.len() are the candidates, specs.len() is auto.
+            let configurations = specs.len() + 1;
             for r in 0..rounds {
                 let round = format!("run {}/{rounds}", r + 1);
-                for (spec, runs) in &mut outcome.candidates {
+                for k in 0..configurations {
                     cancel::check()?;
-                    let label = format!("{name}: {spec} {round}");
-                    bar.set_message(label.clone());
-                    runs.push(run_candidate(&job, *spec)?);
-                    reference.check(&job.out, &label)?;
+                    let c = (k + r) % configurations;
+                    if let Some((spec, runs)) = outcome.candidates.get_mut(c) {
+                        let label = format!("{name}: {spec} {round}");
+                        bar.set_message(label.clone());
+                        runs.push(run_candidate(&job, *spec)?);
+                        reference.check(&job.out, &label)?;
+                    } else {
+                        let label = format!("{name}: auto {round}");
+                        bar.set_message(label.clone());
+                        outcome.auto.push(run_auto_fresh(&job, target)?);
+                        reference.check(&job.out, &label)?;
+                    }
                     bar.inc(1);
                 }
-                cancel::check()?;
-                let label = format!("{name}: auto {round}");
-                bar.set_message(label.clone());
-                outcome.auto.push(run_auto_fresh(&job, target)?);
-                reference.check(&job.out, &label)?;
-                bar.inc(1);
             }
             outcome.compared = reference.compared;
             if !reference.differing.is_empty() {
@@ -615,7 +622,8 @@ fn report(
         md,
         "- at least {} timed runs per configuration, and for short jobs as many as make about \
          {} s of the warm-up's time (at most {MAX_ROUNDS}; the rounds column of the last table), \
-         interleaved, after one untimed warm-up run; medians compared; each run starts its backend (worker processes included), samples, imputes, \
+         interleaved (each round starting one configuration further along), after one untimed \
+         warm-up run; medians compared; each run starts its backend (worker processes included), samples, imputes, \
          writes the grid; auto's runs include its profiling and transport measurements; its \
          profiling time counts what measuring cost, not the items its imputation profile \
          imputed for the run (the run keeps them: counted at the run's parallelism, they are \
