@@ -49,6 +49,9 @@ pub struct StageProfile {
     pub coordinator: Duration,
     /// Time spent measuring this profile.
     pub profiling: Duration,
+    /// The profile stopped at its time budget, before it had measured everything (see
+    /// `sampling::profile::BUDGET_SHARE`): what it did not measure counts as nothing.
+    pub over_budget: bool,
     /// Of `profiling`, the time spent on work the job keeps (the imputation's profile imputes
     /// a few items completely), counted at the parallelism the job would have given it: the
     /// cost of measuring is `profiling - kept`.
@@ -390,6 +393,13 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
             s.pipe_bytes as f64 / 1e6,
             s.coordinator.as_secs_f64()
         );
+        if s.over_budget {
+            let _ = writeln!(
+                out,
+                "    (its profile stopped at its budget, a small share of the stage's expected \
+                 work: what it had not measured yet counts as nothing)"
+            );
+        }
     }
     let _ = writeln!(out, "  predicted:");
     for (spec, t) in &choice.predictions {

@@ -412,6 +412,9 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         }
         let at = Instant::now();
         let exec = Executor::start(choice.spec)?;
+        // Started means its threads run: the selector waits for its pool's threads before the
+        // first profile, so the restart is timed up to the same point.
+        exec.install(|| rayon::broadcast(|_| ()));
         starting += at.elapsed();
         drop(exec);
         previous = Some(choice.spec);

@@ -259,6 +259,7 @@ pub fn profile(
         floor: Duration::ZERO,
         profiling: started.elapsed(),
         kept: Duration::from_secs_f64(kept).min(started.elapsed()),
+        over_budget: false,
     };
     Ok((profile, filled.into_iter().map(|(item, _)| item).collect()))
 }

@@ -7,7 +7,7 @@
 //! head. Writing the grid from the bins scales with the grid's size instead.
 
 use super::accumulate::{Accumulator, BinEvent};
-use super::{parse_piece, Plan, SampleInputs};
+use super::{parse_piece, ParsedPiece, Plan, SampleInputs};
 use crate::backend::select::{median, StageProfile};
 use crate::error::{Error, Result};
 use crate::grid::GridShape;
@@ -31,18 +31,46 @@ const PARTS: usize = 6;
 /// Largest grid the events' cost is measured on (their bins folded into it).
 const FOLD_BYTES: usize = 1 << 20;
 
+/// The share of the sampling's expected work the profile may take (`bench auto`'s target for
+/// profiling is 5% of the job's time). That work is known once the first part is parsed: its
+/// serial rate over every table's bytes. It is a lower bound of the whole job's work (the
+/// imputation comes after); on 2 threads, 5% of it is up to 10% of the sampling's wall time.
+///
+/// On a large export the profile never comes near it (the head is a sixty-fourth of the bytes;
+/// 3 ms of profile for 114 ms of work on a 400-subject export). On a tiny one its fixed costs
+/// do: on a 6 MB export whose whole job takes 3-5 ms, the profile took 0.5-0.7 ms, of which
+/// parsing the head was 0.2 ms and timing the events' costs another 0.2 ms. Once over the
+/// budget, the profile stops where it is: the speedup unmeasured if no part ran on the pool
+/// (then no contention is known, and threads are predicted to scale), the events' costs not
+/// timed.
+pub const BUDGET_SHARE: f64 = 0.05;
+
 /// Profiles sampling `inputs` by `plan` (the run's own, so that the admissions are read
-/// once), with the threads of `pool` for the speedup.
+/// once), with the threads of `pool` for the speedup, within [`BUDGET_SHARE`] of the
+/// sampling's expected time.
 pub fn profile(
     plan: &Plan,
     inputs: &SampleInputs,
     pool: &rayon::ThreadPool,
 ) -> Result<StageProfile> {
+    profile_within(plan, inputs, pool, BUDGET_SHARE)
+}
+
+/// Whether a profile that has taken `spent` seconds is still within `share` of a sampling that
+/// parses `bytes` at `serial_per_byte` seconds each on one core.
+fn within_budget(spent: f64, share: f64, serial_per_byte: f64, bytes: f64) -> bool {
+    spent <= share * serial_per_byte * bytes
+}
+
+/// [`profile`] with the budget's share given.
+fn profile_within(
+    plan: &Plan,
+    inputs: &SampleInputs,
+    pool: &rayon::ThreadPool,
+    share: f64,
+) -> Result<StageProfile> {
     let started = Instant::now();
     let threads = pool.current_num_threads();
-    // The thread the events' costs are timed on, one alone: started first, so that it comes up
-    // while the head is read and parsed.
-    let single = crate::backend::thread_pool(1, false)?;
     let metadata: Vec<std::fs::Metadata> = inputs
         .events
         .iter()
@@ -58,6 +86,13 @@ pub fn profile(
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
         return Ok(nothing());
+    }
+    // Every table's bytes to parse: gzip ones by the inflation ratio of the head.
+    let ratio = head.bytes.len() as f64 / head.disk_bytes.max(1) as f64;
+    let mut total_csv = 0.0;
+    for (path, meta) in inputs.events.iter().zip(&metadata) {
+        let gzip = meta.is_file() && is_gzip_file(path)?;
+        total_csv += if gzip { meta.len() as f64 * ratio } else { meta.len() as f64 };
     }
     let header_end = record_start_at_or_after(&head.bytes, 0, false);
     let columns = EventColumns::find(&Header::parse(&head.bytes[..header_end]), path)?;
@@ -93,7 +128,17 @@ pub fn profile(
     let mut parsed = Vec::new();
     // Seconds per byte: of whole serial parts, and of single pieces parsed side by side.
     let (mut serial_rates, mut pool_rates) = (Vec::new(), Vec::new());
+    let mut parsed_bytes = 0;
+    let mut over_budget = false;
     for (k, part) in parts.iter().enumerate() {
+        if let Some(&rate) = serial_rates.iter().min_by(|a: &&f64, b| a.total_cmp(b)) {
+            let spent = started.elapsed().as_secs_f64();
+            if !within_budget(spent, share, rate, total_csv) {
+                over_budget = true;
+                break;
+            }
+        }
+        parsed_bytes += part.iter().map(|p| p.bytes.len()).sum::<usize>();
         if k % 2 == 1 && threads > 1 {
             let results: Vec<_> = pool.install(|| part.par_iter().map(parse).collect());
             for (result, per_byte) in results {
@@ -114,18 +159,61 @@ pub fn profile(
         let contended = median(&mut pool_rates).max(1e-15);
         (threads as f64 * serial_per_byte / contended).min(threads as f64)
     };
-    let parse_serial = Duration::from_secs_f64(serial_per_byte * body.len() as f64);
+    let parse_serial = Duration::from_secs_f64(serial_per_byte * parsed_bytes as f64);
 
-    // Adding the events (held, an append: the coordinator's part under a process backend) and
-    // summing them into bins, on one thread, with the events' bins folded into a grid of at
-    // most FOLD_BYTES: these scale with the events, so with the bytes parsed. Then writing a
-    // grid from the sums (NaN between), timed on the folded grid already touched once (the
-    // first-touch page faults of the real grid are every backend's): that scales with the
-    // real grid's size. A folded grid of 8 MiB written twice, as before, cost 3-17 ms of
-    // first-touch faults on a 150-subject export, most of its profile.
+    // The events' costs beyond parsing, unless the budget is spent.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
     let events: u64 =
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
+    let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan)? };
+
+    // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
+    let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
+    let by = total_csv / parsed_bytes.max(1) as f64;
+    let inflate = if head.streamed {
+        scale(head.read_time, total_csv / head.bytes.len() as f64)
+    } else {
+        Duration::ZERO
+    };
+    Ok(StageProfile {
+        name: "sample",
+        tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
+        compute: scale(parse_serial + costs.summed, by) + costs.write_grid,
+        thread_speedup: speedup,
+        // Unmeasured (a pool of one, or a profile stopped before its first pool part): no
+        // contention is known, as in the imputation's profile.
+        threads_measured: if pool_rates.is_empty() { 1 } else { threads },
+        // Every byte goes to a worker; 12 bytes per placed event come back.
+        pipe_bytes: (total_csv + 12.0 * events as f64 * by) as u64,
+        pipe_bytes_per_worker: 0,
+        coordinator: scale(costs.append, by),
+        floor: inflate,
+        profiling: started.elapsed(),
+        // The head is parsed again by the run.
+        kept: Duration::ZERO,
+        over_budget,
+    })
+}
+
+/// What the events parsed cost beyond parsing (see [`event_costs`]).
+#[derive(Default)]
+struct EventCosts {
+    /// Adding them (held, an append): the coordinator's part under a process backend.
+    append: Duration,
+    /// Adding and summing them into bins.
+    summed: Duration,
+    /// Writing the real grid from the bins.
+    write_grid: Duration,
+}
+
+/// Times, on one thread alone, adding the events of `parsed` and summing them into bins, with
+/// the events' bins folded into a grid of at most [`FOLD_BYTES`]: these scale with the events,
+/// so with the bytes parsed. Then writing a grid from the sums (NaN between), timed on the
+/// folded grid already touched once (the first-touch page faults of the real grid are every
+/// backend's): that scales with the real grid's size. A folded grid of 8 MiB written twice, as
+/// before, cost 3-17 ms of first-touch faults on a 150-subject export, most of its profile.
+fn event_costs(parsed: &[ParsedPiece], plan: &Plan) -> Result<EventCosts> {
+    let single = crate::backend::thread_pool(1, false)?;
     let series_bytes = plan.shape.items * plan.shape.hours * 4;
     let admissions = (FOLD_BYTES / series_bytes.max(1)).clamp(1, plan.shape.admissions.max(1));
     let shape = GridShape { admissions, ..plan.shape };
@@ -157,36 +245,7 @@ pub fn profile(
     let write_per_value = at.elapsed().as_secs_f64() / shape.len().max(1) as f64;
     drop((bins, written));
     let write_grid = Duration::from_secs_f64(write_per_value * plan.shape.len() as f64);
-
-    // Scale from the head to every table: bytes to parse, and for gzip the inflation.
-    let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
-    let ratio = head.bytes.len() as f64 / head.disk_bytes.max(1) as f64;
-    let mut total_csv = 0.0;
-    for (path, meta) in inputs.events.iter().zip(&metadata) {
-        let gzip = meta.is_file() && is_gzip_file(path)?;
-        total_csv += if gzip { meta.len() as f64 * ratio } else { meta.len() as f64 };
-    }
-    let by = total_csv / body.len().max(1) as f64;
-    let inflate = if head.streamed {
-        scale(head.read_time, total_csv / head.bytes.len() as f64)
-    } else {
-        Duration::ZERO
-    };
-    Ok(StageProfile {
-        name: "sample",
-        tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
-        compute: scale(parse_serial + summed, by) + write_grid,
-        thread_speedup: speedup,
-        threads_measured: threads,
-        // Every byte goes to a worker; 12 bytes per placed event come back.
-        pipe_bytes: (total_csv + 12.0 * events as f64 * by) as u64,
-        pipe_bytes_per_worker: 0,
-        coordinator: scale(append, by),
-        floor: inflate,
-        profiling: started.elapsed(),
-        // The head is parsed again by the run.
-        kept: Duration::ZERO,
-    })
+    Ok(EventCosts { append, summed, write_grid })
 }
 
 struct Head {
@@ -394,9 +453,10 @@ mod tests {
         let profile_of = |events: Vec<PathBuf>| {
             let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events };
             let plan = Plan::new(&inputs, &options).unwrap();
-            profile(&plan, &inputs, &pool).unwrap()
+            // The demo export is small enough for the budget to stop the profile early.
+            profile_within(&plan, &inputs, &pool, f64::INFINITY).unwrap()
         };
-        let exact = profile_of(plain);
+        let exact = profile_of(plain.clone());
         assert_eq!(exact.tasks, inflated_total.div_ceil(PIECE_BYTES) as u64);
         assert!(exact.pipe_bytes >= inflated_total as u64, "every byte goes to a worker");
         assert_eq!(exact.floor, Duration::ZERO, "plain tables are not inflated");
@@ -409,5 +469,24 @@ mod tests {
             assert!((a - b).abs() <= 0.25 * b, "{label}: {a} tasks, {b} exactly");
             assert!(estimated.floor > Duration::ZERO, "{label}: inflating is on one thread");
         }
+        assert!(!exact.over_budget);
+
+        // No budget at all: the profile stops after its first part, which it parsed serially.
+        let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events: plain };
+        let plan = Plan::new(&inputs, &options).unwrap();
+        let cut = profile_within(&plan, &inputs, &pool, 0.0).unwrap();
+        assert!(cut.over_budget);
+        assert_eq!((cut.thread_speedup, cut.threads_measured), (1.0, 1), "no part ran on the pool");
+        assert_eq!(cut.coordinator, Duration::ZERO, "the events' costs were not timed");
+        assert!(cut.compute > Duration::ZERO, "the serial rate of the first part");
+        assert_eq!(cut.tasks, exact.tasks, "scaled to every table all the same");
+    }
+
+    #[test]
+    fn the_budget_is_a_share_of_the_sampling_work() {
+        // 1 GB at 1 ns a byte: 1 s of work; 5% of it is 50 ms.
+        assert!(within_budget(0.049, 0.05, 1e-9, 1e9));
+        assert!(!within_budget(0.051, 0.05, 1e-9, 1e9));
+        assert!(!within_budget(1e-9, 0.0, 1e-9, 1e9));
     }
 }
