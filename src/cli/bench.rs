@@ -81,9 +81,9 @@ pub struct AutoArgs {
     #[arg(long, default_value_t = 3, value_parser = at_least_one())]
     pub runs: usize,
     /// Short jobs run more rounds than --runs, until their runs add up to about this many
-    /// seconds (at most 100 rounds), as hyperfine does: the median of a few runs of a 3-50 ms
-    /// job is noise on a busy machine. 0 runs exactly --runs.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    /// seconds (at most 100 rounds), as hyperfine does (its default is 3 s too): the median of
+    /// a few runs of a 3-50 ms job is noise on a busy machine. 0 runs exactly --runs.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub min_time: f64,
     /// The most workers auto considers, and so the candidates (default: this machine's cores).
     #[arg(long, value_name = "N", value_parser = at_least_one())]
