@@ -15,12 +15,12 @@
 //! - one untimed warm-up run per workload, then at least `runs` rounds, interleaved (round `r`
 //!   of every configuration before round `r + 1` of any), each round starting one
 //!   configuration further along, so that no configuration always follows the same one (in a
-//!   fixed order `auto` always ran right after `shm x2`, and `threads x2` after `serial`).
-//!   Medians are compared. A short job
-//!   gets more rounds, until the warm-up's time times the rounds reaches `min_time` (at most
-//!   [`MAX_ROUNDS`]), as hyperfine runs a command until its runs add up to 3 s: on this
-//!   project's VM a 3-50 ms job's runs spread by 10-50%, and the median of five of them moved
-//!   a workload across the 10% line from one benchmark to the next;
+//!   fixed order `auto` always ran right after `shm x2`, and `threads x2` after `serial`);
+//! - a short job gets more rounds, until the warm-up's time times the rounds reaches
+//!   `min_time` (at most [`MAX_ROUNDS`]), as hyperfine runs a command until its runs add up to
+//!   3 s: on this project's VM a 3-50 ms job's runs spread by 10-50%, and the median of five of
+//!   them moved a workload across the 10% line from one benchmark to the next;
+//! - medians are compared;
 //! - every run's grid must be byte-identical to the workload's first, or the benchmark fails;
 //! - `auto` is within 10% when its median is at most 1.1 times the best candidate's median; its
 //!   profiling share is its median profiling time (less the work the run keeps, counted at
@@ -626,8 +626,8 @@ fn report(
         "- at least {} timed runs per configuration, and for short jobs as many as make about \
          {} s of the warm-up's time (at most {MAX_ROUNDS}; the rounds column of the last table), \
          interleaved (each round starting one configuration further along), after one untimed \
-         warm-up run; medians compared; each run starts its backend (worker processes included), samples, imputes, \
-         writes the grid; auto's runs include its profiling and transport measurements; its \
+         warm-up run; medians compared; each run starts its backend (worker processes \
+         included), samples, imputes, writes the grid; auto's runs include its profiling and transport measurements; its \
          profiling time counts what measuring cost, not the items its imputation profile \
          imputed for the run (the run keeps them: counted at the run's parallelism, they are \
          the job's own work)",

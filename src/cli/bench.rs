@@ -74,7 +74,8 @@ pub struct ScalingArgs {
 /// profiling costs (auto.md, auto.json).
 #[derive(Debug, Args)]
 pub struct AutoArgs {
-    /// A small set of two tiny workloads (seconds), instead of the full set (minutes).
+    /// A small set of two tiny workloads (a minute at most), instead of the full set (about
+    /// ten minutes on 2 cores).
     #[arg(long)]
     pub quick: bool,
     /// Timed runs per configuration (interleaved); medians are compared.
