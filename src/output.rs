@@ -32,12 +32,18 @@ pub fn directory_of(destination: &Path) -> Result<&Path> {
 }
 
 /// Creates an empty temporary file in the destination's directory (created if missing).
+///
+/// With the mode any new file gets (`0666` less the umask, as numpy's `save` and `>` give),
+/// not `tempfile`'s private `0600`: the file becomes the user's output once renamed, and a
+/// grid that only its writer can read surprised the first user who shared one.
 pub fn temp_beside(destination: &Path) -> Result<NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = directory_of(destination)?;
     let name = destination.file_name().map(|n| n.to_string_lossy().into_owned());
     tempfile::Builder::new()
         .prefix(&format!(".{}.", name.as_deref().unwrap_or("out")))
         .suffix(".partial")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| Error::output(destination, e))
 }
@@ -201,6 +207,21 @@ fn fill_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_get_the_mode_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let ours = dir.path().join("ours.npy");
+        let file = write_staged(&ours, b"x").unwrap();
+        persist(file, &ours).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // The same umask applies to both: a file `std::fs::write` creates has 0666 less it
+        // (under the usual umask 022, 0644, where tempfile's own mode is 0600).
+        assert_eq!(mode(&ours), mode(&plain));
+    }
 
     #[test]
     fn an_allocated_file_has_its_blocks_and_reads_as_zeros() {
