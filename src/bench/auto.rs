@@ -540,17 +540,16 @@ pub fn run(options: &AutoOptions) -> Result<String> {
                 for k in 0..configurations {
                     cancel::check()?;
                     let c = (k + r) % configurations;
-                    if let Some((spec, runs)) = outcome.candidates.get_mut(c) {
-                        let label = format!("{name}: {spec} {round}");
-                        bar.set_message(label.clone());
-                        runs.push(run_candidate(&job, *spec)?);
-                        reference.check(&job.out, &label)?;
-                    } else {
-                        let label = format!("{name}: auto {round}");
-                        bar.set_message(label.clone());
-                        outcome.auto.push(run_auto_fresh(&job, target)?);
-                        reference.check(&job.out, &label)?;
+                    let label = match outcome.candidates.get(c) {
+                        Some((spec, _)) => format!("{name}: {spec} {round}"),
+                        None => format!("{name}: auto {round}"),
+                    };
+                    bar.set_message(label.clone());
+                    match outcome.candidates.get_mut(c) {
+                        Some((spec, runs)) => runs.push(run_candidate(&job, *spec)?),
+                        None => outcome.auto.push(run_auto_fresh(&job, target)?),
                     }
+                    reference.check(&job.out, &label)?;
                     bar.inc(1);
                 }
             }

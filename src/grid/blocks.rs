@@ -72,7 +72,7 @@ impl NpyFile {
             file,
             destination: destination.to_path_buf(),
             data_offset: header.len() as u64,
-            block_bytes: shape.data_bytes().checked_div(shape.items).unwrap_or(0) as u64,
+            block_bytes: (shape.item_block_len() * 4) as u64,
         })
     }
 
