@@ -41,6 +41,7 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    medimpute::cpu::detect();
     let cli = Cli::parse();
     if let Command::Worker(args) = cli.command {
         // Workers leave signals to their coordinator.
