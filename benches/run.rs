@@ -39,6 +39,7 @@ fn bench_run(c: &mut Criterion) {
                     &Plan::new(&inputs, &sample).unwrap(),
                     &inputs,
                     &sample,
+                    None,
                     &impute,
                     &out,
                     SampledGridHome::Auto,

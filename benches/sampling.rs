@@ -48,7 +48,7 @@ fn bench_sampling(c: &mut Criterion) {
         let sample = |exec: &mut Executor| {
             let plan = Plan::new(&inputs, &options).unwrap();
             let home = SampledGridHome::Memory;
-            sample_to_grid(&plan, &inputs, &options, exec, &hidden, &out, home).unwrap()
+            sample_to_grid(&plan, &inputs, &options, None, exec, &hidden, &out, home).unwrap()
         };
         let (_, _, report) = sample(&mut exec);
         let mut group = c.benchmark_group(format!("sample_{label}"));

@@ -15,7 +15,9 @@ use crate::impute::plan::{self, FinishedItem};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{ImputeOptions, ImputeReport};
 use crate::output;
-use crate::sampling::{sample_to_grid, Plan, SampleInputs, SampleOptions, SampleReport};
+use crate::sampling::{
+    sample_to_grid, ParsedHead, Plan, SampleInputs, SampleOptions, SampleReport,
+};
 use crate::timestamp::{parse_timestamp, HOUR};
 use indicatif::ProgressBar;
 use memmap2::MmapOptions;
@@ -64,8 +66,8 @@ pub struct JobReport {
     pub impute_time: Duration,
 }
 
-/// The main job: samples `inputs` by `plan` ([`Plan::new`]) into a grid kept where `home`
-/// says (in memory, or in a scratch file beside `out` for grids larger than memory), then
+/// The main job: samples `inputs` by `plan` ([`Plan::new`]), keeping the records `head` holds
+/// parsed (the sampling profile's), into a grid kept where `home` says (in memory, or in a scratch file beside `out` for grids larger than memory), then
 /// imputes it into `out` (+ axes and observed mask), atomically. `before_impute` sees the
 /// sampled grid (and each item's observed bins) and may replace the executor (`--backend auto`
 /// chooses anew for the imputation, a different workload); the items it returns finished are
@@ -75,6 +77,7 @@ pub fn run_job(
     plan: &Plan,
     inputs: &SampleInputs,
     sample_options: &SampleOptions,
+    head: Option<ParsedHead>,
     impute_options: &ImputeOptions,
     out: &Path,
     home: SampledGridHome,
@@ -89,7 +92,7 @@ pub fn run_job(
         &mut Executor,
     ) -> Result<Vec<FinishedItem>>,
 ) -> Result<JobReport> {
-    let sampled = sample_to_grid(plan, inputs, sample_options, exec, sampling, out, home);
+    let sampled = sample_to_grid(plan, inputs, sample_options, head, exec, sampling, out, home);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
     let finished =

@@ -360,17 +360,20 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     // Reading the admissions is the job's, whatever the backend.
     let plan = Plan::new(&job.inputs, &job.sample)?;
     let choosing = Instant::now();
+    let mut head = None;
     let mut exec = selector.executor_for(None, |pool| {
         let at = Instant::now();
-        let profile = sample_profile::profile(&plan, &job.inputs, pool);
+        let (profile, parsed) = sample_profile::profile(&plan, &job.inputs, pool)?;
         profiled.push(at.elapsed());
-        profile
+        head = parsed;
+        Ok(profile)
     })?;
     selecting += choosing.elapsed();
     let report = pipeline::run_job(
         &plan,
         &job.inputs,
         &job.sample,
+        head,
         &job.impute,
         &job.out,
         SampledGridHome::Auto,

@@ -314,6 +314,7 @@ pub(crate) fn time_job(
         &Plan::new(inputs, sample)?,
         inputs,
         sample,
+        None,
         impute,
         out,
         SampledGridHome::Auto,

@@ -85,13 +85,20 @@ pub fn run(args: RunArgs) -> Result<()> {
     let options = args.impute.options();
     let mut selector = args.backend.selector();
     let plan = Plan::new(&inputs, &sample_options)?;
-    let mut exec = selector.executor_for(None, |pool| profile::profile(&plan, &inputs, pool))?;
+    // The records the sampling profile parsed are the run's: kept, not parsed again.
+    let mut head = None;
+    let mut exec = selector.executor_for(None, |pool| {
+        let (profile, parsed) = profile::profile(&plan, &inputs, pool)?;
+        head = parsed;
+        Ok(profile)
+    })?;
     let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
     let job = run_job(
         &plan,
         &inputs,
         &sample_options,
+        head,
         &options,
         &args.out,
         args.sampled_grid,

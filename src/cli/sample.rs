@@ -71,9 +71,15 @@ pub fn run(args: SampleArgs) -> Result<()> {
     };
     let mut selector = args.backend.selector();
     let plan = Plan::new(&inputs, &options)?;
-    let mut exec = selector.executor_for(None, |pool| profile::profile(&plan, &inputs, pool))?;
+    // The records the profile parsed are the run's: kept, not parsed again.
+    let mut head = None;
+    let mut exec = selector.executor_for(None, |pool| {
+        let (profile, parsed) = profile::profile(&plan, &inputs, pool)?;
+        head = parsed;
+        Ok(profile)
+    })?;
     let bar = report::bytes_bar("sampling");
-    let result = sample_to_file(&plan, &inputs, &options, &args.out, &mut exec, &bar);
+    let result = sample_to_file(&plan, &inputs, &options, &args.out, head, &mut exec, &bar);
     bar.finish_and_clear();
     let summary = result?;
     let backend = exec.spec().to_string();

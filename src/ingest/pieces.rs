@@ -55,13 +55,39 @@ pub trait PieceSink {
 
 /// Reads the table at `path` and feeds it to `sink`. Returns the decompressed size in bytes.
 pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
+    read_table(path, sink, None)
+}
+
+/// Where to go on reading a table whose first records were parsed already (by the sampling
+/// profile, which keeps them for the run): a record boundary of the body and its line number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resume {
+    pub offset: u64,
+    pub line: u64,
+}
+
+/// [`read_pieces`] from `resume` on: the header still goes to `sink`, the records before
+/// `resume` do not. A plain table only (a stream cannot be entered in the middle): the caller
+/// parsed its first records from the same mapped bytes.
+pub fn read_pieces_from(path: &Path, sink: &mut impl PieceSink, resume: Resume) -> Result<u64> {
+    read_table(path, sink, Some(resume))
+}
+
+fn read_table(path: &Path, sink: &mut impl PieceSink, resume: Option<Resume>) -> Result<u64> {
     match open_table(path)? {
         TableSource::Empty => Err(Error::EmptyTable { path: path.to_path_buf() }),
         TableSource::Mapped(map) => {
             let data: &[u8] = &map;
             let body = header_end(data, path)?;
             sink.header(&data[..body])?;
-            let mut cutter = Cutter::new(data, body);
+            let (start, line) = match resume {
+                None => (body, 2),
+                Some(resume) => match usize::try_from(resume.offset) {
+                    Ok(offset) if (body..=data.len()).contains(&offset) => (offset, resume.line),
+                    _ => return Err(changed(path)),
+                },
+            };
+            let mut cutter = Cutter::new(data, start, line);
             while let Some(batch) = cutter.next_batch() {
                 let window = batch.first().map_or(0..0, |first| {
                     let last = batch.last().expect("non-empty");
@@ -72,8 +98,14 @@ pub fn read_pieces(path: &Path, sink: &mut impl PieceSink) -> Result<u64> {
             }
             Ok(data.len() as u64)
         }
+        TableSource::Stream(_) if resume.is_some() => Err(changed(path)),
         TableSource::Stream(stream) => read_stream(*stream, path, sink),
     }
+}
+
+/// The error for a table that is no longer what its first read found.
+fn changed(path: &Path) -> Error {
+    Error::input(path, std::io::Error::other("the table changed while it was read"))
 }
 
 /// Where the header record ends (the body's first byte).
@@ -131,8 +163,10 @@ struct Cutter<'a> {
 }
 
 impl<'a> Cutter<'a> {
-    fn new(data: &'a [u8], body: usize) -> Self {
-        Cutter { data, cut: body, cut_line: 2, in_quotes: false, start: body, line: 2 }
+    /// A cutter from `start`, a record boundary on line `line` (the body's first byte is on
+    /// line 2).
+    fn new(data: &'a [u8], start: usize, line: u64) -> Self {
+        Cutter { data, cut: start, cut_line: line, in_quotes: false, start, line }
     }
 
     fn next_batch(&mut self) -> Option<Vec<Piece<'a>>> {

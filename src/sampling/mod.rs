@@ -13,6 +13,7 @@ pub mod profile;
 pub mod remote;
 pub mod windows;
 
+pub use profile::ParsedHead;
 pub use windows::{AdmissionWindows, Placement};
 
 use crate::backend::{BackendKind, Executor, ProcessPool};
@@ -20,7 +21,7 @@ use crate::cancel;
 use crate::error::{BadRow, Error, Result, RowError};
 use crate::grid::{Axes, Grid, GridShape, MemoryBytes, SampledGridHome};
 use crate::ingest::events::{parse_events, EventColumns, ParsedRow, RowFilter};
-use crate::ingest::pieces::{read_pieces, Piece, PieceSink};
+use crate::ingest::pieces::{read_pieces, read_pieces_from, Piece, PieceSink};
 use crate::ingest::{columns::Header, read_admissions, Admission};
 use crate::items::ItemIndex;
 use accumulate::{Accumulator, BinEvent};
@@ -160,7 +161,7 @@ impl Plan {
 }
 
 /// Samples an export into a grid file at `out` (and `<out>.axes.json`), atomically, by `plan`
-/// (`Plan::new(inputs, options)`).
+/// (`Plan::new(inputs, options)`), keeping the records `head` holds parsed already.
 ///
 /// The grid is never held in memory: the events' means are gathered sparsely
 /// ([`accumulate`]) and the file is written from them front to back, NaN between, in windows
@@ -172,12 +173,14 @@ pub fn sample_to_file(
     inputs: &SampleInputs,
     options: &SampleOptions,
     out: &Path,
+    head: Option<ParsedHead>,
     exec: &mut Executor,
     progress: &ProgressBar,
 ) -> Result<SampleReport> {
     let start = Instant::now();
+    let accumulator = Accumulator::new(plan.shape);
     let (accumulator, mut report) =
-        parse_tables(plan, inputs, options, Accumulator::new(plan.shape), exec, progress)?;
+        parse_tables(plan, inputs, options, head, accumulator, exec, progress)?;
     let bins = exec.install_wide(|| accumulator.finish())?;
     report.observed_per_item = bins.observed().to_vec();
     let header = crate::grid::npy_header(&plan.shape);
@@ -202,12 +205,14 @@ pub fn sample_to_file(
 /// Samples an export into a grid kept for the rest of a job whose output is `out`, with its
 /// axes, on `exec`, by `plan`. `home` says where the grid lives: in memory, or in a scratch
 /// file beside `out` for a grid larger than the memory this process may fill (the kernel then
-/// pages it to disk). Over `shm` the grid is in shared bytes, which the imputation's workers
+/// pages it to disk). The records `head` holds are kept, not parsed again. Over `shm` the grid is in shared bytes, which the imputation's workers
 /// then map ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
+#[allow(clippy::too_many_arguments)]
 pub fn sample_to_grid(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
+    head: Option<ParsedHead>,
     exec: &mut Executor,
     progress: &ProgressBar,
     out: &Path,
@@ -224,7 +229,7 @@ pub fn sample_to_grid(
     let mut grid = Grid::create(storage, plan.shape);
     let accumulator = Accumulator::with_target(grid.values_mut(), plan.shape);
     let (accumulator, mut report) =
-        parse_tables(plan, inputs, options, accumulator, exec, progress)?;
+        parse_tables(plan, inputs, options, head, accumulator, exec, progress)?;
     report.observed_per_item = exec.install_wide(|| accumulator.finish().into_target())?;
     report.grid_home = Some(grid_home);
     report.elapsed = plan.read_time + start.elapsed();
@@ -239,31 +244,34 @@ fn parse_tables<'g>(
     plan: &Plan,
     inputs: &SampleInputs,
     options: &SampleOptions,
+    head: Option<ParsedHead>,
     accumulator: Accumulator<'g>,
     exec: &mut Executor,
     progress: &ProgressBar,
 ) -> Result<(Accumulator<'g>, SampleReport)> {
+    let skip = options.skip_bad_rows;
     let parsed = match exec.processes() {
-        None => exec.install(|| sample_into(plan, inputs, options, accumulator, None, progress))?,
+        None => {
+            let sampler = Sampler::new(plan, accumulator, skip, progress, None);
+            exec.install(|| sample_into(inputs, head, sampler))?
+        }
         Some((pool, coordinator)) => {
             remote::setup(pool, &inputs.admissions, options)?;
-            coordinator
-                .install(|| sample_into(plan, inputs, options, accumulator, Some(pool), progress))?
+            let sampler = Sampler::new(plan, accumulator, skip, progress, Some(pool));
+            coordinator.install(|| sample_into(inputs, head, sampler))?
         }
     };
     cancel::check()?;
     Ok(parsed)
 }
 
-/// Parses every events table into `accumulator`: pieces are parsed on `pool`'s workers when
-/// given, else on the current rayon pool.
+/// Parses every events table into `sink`'s accumulator, but for the records `head` holds
+/// parsed: pieces are parsed on its process pool's workers when it has one, else on the
+/// current rayon pool.
 fn sample_into<'g>(
-    plan: &Plan,
     inputs: &SampleInputs,
-    options: &SampleOptions,
-    accumulator: Accumulator<'g>,
-    pool: Option<&mut ProcessPool>,
-    progress: &ProgressBar,
+    mut head: Option<ParsedHead>,
+    mut sink: Sampler<'_, 'g>,
 ) -> Result<(Accumulator<'g>, SampleReport)> {
     let start = Instant::now();
     let disk_sizes = inputs
@@ -272,27 +280,21 @@ fn sample_into<'g>(
         .map(|path| Ok(std::fs::metadata(path).map_err(|e| Error::input(path, e))?.len()))
         .collect::<Result<Vec<u64>>>()?;
     let disk_total = disk_sizes.iter().sum();
-    progress.set_length(disk_total);
-    let mut sink = Sampler {
-        plan,
-        accumulator,
-        skip_bad_rows: options.skip_bad_rows,
-        path: PathBuf::new(),
-        columns: None,
-        rows: RowCounts::default(),
-        first_bad_rows: Vec::new(),
-        progress,
-        progress_base: 0,
-        pool,
-    };
+    sink.progress.set_length(disk_total);
     let mut csv_bytes = 0;
-    for (path, size) in inputs.events.iter().zip(&disk_sizes) {
+    for (table, (path, size)) in inputs.events.iter().zip(&disk_sizes).enumerate() {
         sink.path = path.clone();
         sink.columns = None;
-        csv_bytes += read_pieces(path, &mut sink)?;
+        csv_bytes += match head.take_if(|head| head.table == table) {
+            Some(head) => {
+                sink.keep(head.pieces)?;
+                read_pieces_from(path, &mut sink, head.resume)?
+            }
+            None => read_pieces(path, &mut sink)?,
+        };
         sink.progress_base += size;
     }
-    let Sampler { accumulator, rows, first_bad_rows, .. } = sink;
+    let Sampler { accumulator, rows, first_bad_rows, plan, .. } = sink;
     let report = SampleReport {
         rows,
         first_bad_rows,
@@ -369,7 +371,39 @@ impl PieceSink for Sampler<'_, '_> {
     }
 }
 
-impl Sampler<'_, '_> {
+impl<'a, 'g> Sampler<'a, 'g> {
+    fn new(
+        plan: &'a Plan,
+        accumulator: Accumulator<'g>,
+        skip_bad_rows: bool,
+        progress: &'a ProgressBar,
+        pool: Option<&'a mut ProcessPool>,
+    ) -> Self {
+        Sampler {
+            plan,
+            accumulator,
+            skip_bad_rows,
+            path: PathBuf::new(),
+            columns: None,
+            rows: RowCounts::default(),
+            first_bad_rows: Vec::new(),
+            progress,
+            progress_base: 0,
+            pool,
+        }
+    }
+
+    /// Adds pieces parsed before the run (by the profile), in file order, as a batch.
+    fn keep(&mut self, pieces: Vec<ParsedPiece>) -> Result<()> {
+        let mut good = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            good.push(self.check(Ok(piece))?);
+        }
+        let batches: Vec<&[Vec<BinEvent>]> = good.iter().map(|p| p.by_item.as_slice()).collect();
+        self.accumulator.add(&batches);
+        Ok(())
+    }
+
     /// A parsed piece's rows and skipped bad rows, counted; a malformed row is the error.
     fn check<E>(
         &mut self,

@@ -12,9 +12,9 @@ use crate::backend::select::{median, StageProfile};
 use crate::error::{Error, Result};
 use crate::grid::GridShape;
 use crate::ingest::columns::Header;
-use crate::ingest::csv_split::{last_record_end, record_start_at_or_after};
+use crate::ingest::csv_split::{count_byte, last_record_end, record_start_at_or_after};
 use crate::ingest::events::EventColumns;
-use crate::ingest::pieces::{Piece, PIECE_BYTES};
+use crate::ingest::pieces::{Piece, Resume, PIECE_BYTES};
 use crate::ingest::source::{is_gzip_file, starts_as_gzip};
 use rayon::prelude::*;
 use std::io::Read;
@@ -47,13 +47,29 @@ pub const BUDGET_SHARE: f64 = 0.05;
 
 /// Profiles sampling `inputs` by `plan` (the run's own, so that the admissions are read
 /// once), with the threads of `pool` for the speedup, within [`BUDGET_SHARE`] of the
-/// sampling's expected work.
+/// sampling's expected work. Returns the profile, and the records it parsed for the run to
+/// keep ([`ParsedHead`]) where it can.
 pub fn profile(
     plan: &Plan,
     inputs: &SampleInputs,
     pool: &rayon::ThreadPool,
-) -> Result<StageProfile> {
+) -> Result<(StageProfile, Option<ParsedHead>)> {
     profile_within(plan, inputs, pool, BUDGET_SHARE)
+}
+
+/// The first records of one events table, parsed by the profile: the run adds their events
+/// and goes on reading after them ([`read_pieces_from`](crate::ingest::pieces::read_pieces_from))
+/// instead of parsing them again, so that what the profile parsed is work the job keeps.
+///
+/// Kept only from a plain table (a gzip one is a stream, read from its start) whose parsed
+/// records were all good: a bad row is the run's to report (or skip) in its own words.
+pub struct ParsedHead {
+    /// The table's place in [`SampleInputs::events`].
+    pub(super) table: usize,
+    /// Where the run goes on: the byte after the last record parsed, and its line.
+    pub(super) resume: Resume,
+    /// The parsed pieces, in file order.
+    pub(super) pieces: Vec<ParsedPiece>,
 }
 
 /// Whether a profile that has taken `spent` seconds is still within `share` of a sampling that
@@ -68,7 +84,7 @@ fn profile_within(
     inputs: &SampleInputs,
     pool: &rayon::ThreadPool,
     share: f64,
-) -> Result<StageProfile> {
+) -> Result<(StageProfile, Option<ParsedHead>)> {
     let started = Instant::now();
     let threads = pool.current_num_threads();
     let metadata: Vec<std::fs::Metadata> = inputs
@@ -81,8 +97,9 @@ fn profile_within(
     let path = &inputs.events[largest];
     let budget = (sizes.iter().sum::<u64>() / 64).clamp(32 << 10, HEAD_BYTES as u64);
     // A head or a body with nothing to parse: nothing to measure.
-    let nothing =
-        || StageProfile { name: "sample", profiling: started.elapsed(), ..StageProfile::default() };
+    let nothing = || {
+        (StageProfile { name: "sample", profiling: started.elapsed(), ..Default::default() }, None)
+    };
     let head = read_head(path, budget as usize)?;
     if head.bytes.is_empty() {
         return Ok(nothing());
@@ -130,6 +147,8 @@ fn profile_within(
     let (mut serial_rates, mut pool_rates) = (Vec::new(), Vec::new());
     let mut parsed_bytes = 0;
     let mut over_budget = false;
+    // Time spent parsing: serial parts, and pool parts (their wall time).
+    let (mut serial_time, mut pool_time) = (0.0, 0.0);
     for (k, part) in parts.iter().enumerate() {
         if let Some(&rate) = serial_rates.iter().min_by(|a: &&f64, b| a.total_cmp(b)) {
             let spent = started.elapsed().as_secs_f64();
@@ -140,7 +159,9 @@ fn profile_within(
         }
         parsed_bytes += part.iter().map(|p| p.bytes.len()).sum::<usize>();
         if k % 2 == 1 && threads > 1 {
+            let at = Instant::now();
             let results: Vec<_> = pool.install(|| part.par_iter().map(parse).collect());
+            pool_time += at.elapsed().as_secs_f64();
             for (result, per_byte) in results {
                 pool_rates.push(per_byte);
                 parsed.push(result);
@@ -149,7 +170,9 @@ fn profile_within(
             let bytes: usize = part.iter().map(|p| p.bytes.len()).sum();
             let at = Instant::now();
             parsed.extend(part.iter().map(|p| parse(p).0));
-            serial_rates.push(at.elapsed().as_secs_f64() / bytes.max(1) as f64);
+            let took = at.elapsed().as_secs_f64();
+            serial_time += took;
+            serial_rates.push(took / bytes.max(1) as f64);
         }
     }
     let serial_per_byte = median(&mut serial_rates);
@@ -160,6 +183,11 @@ fn profile_within(
         (threads as f64 * serial_per_byte / contended).min(threads as f64)
     };
     let parse_serial = Duration::from_secs_f64(serial_per_byte * parsed_bytes as f64);
+
+    // The run keeps what was parsed if every record was good, at the parallelism it would
+    // have parsed it with.
+    let keep = !head.streamed && parsed.iter().all(|p| p.as_ref().is_ok_and(|p| p.bad.is_empty()));
+    let kept = if keep { pool_time + serial_time / speedup } else { 0.0 };
 
     // The events' costs beyond parsing, unless the budget is spent.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
@@ -175,7 +203,7 @@ fn profile_within(
     } else {
         Duration::ZERO
     };
-    Ok(StageProfile {
+    let profile = StageProfile {
         name: "sample",
         tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
         compute: scale(parse_serial + costs.summed, by) + costs.write_grid,
@@ -189,10 +217,17 @@ fn profile_within(
         coordinator: scale(costs.append, by),
         floor: inflate,
         profiling: started.elapsed(),
-        // The head is parsed again by the run.
-        kept: Duration::ZERO,
+        kept: Duration::from_secs_f64(kept).min(started.elapsed()),
         over_budget,
-    })
+    };
+    let head = keep.then(|| {
+        let resume = Resume {
+            offset: (header_end + parsed_bytes) as u64,
+            line: 2 + count_byte(&body[..parsed_bytes], b'\n') as u64,
+        };
+        ParsedHead { table: largest, resume, pieces: parsed }
+    });
+    Ok((profile, head))
 }
 
 /// What the events parsed cost beyond parsing (see [`event_costs`]).
@@ -483,13 +518,17 @@ mod tests {
             // The demo export is small enough for the budget to stop the profile early.
             profile_within(&plan, &inputs, &pool, f64::INFINITY).unwrap()
         };
-        let exact = profile_of(plain.clone());
+        let (exact, head) = profile_of(plain.clone());
+        let head = head.expect("a plain table's good records are kept for the run");
+        assert_eq!(head.table, 0, "CHARTEVENTS, the largest");
+        assert!(exact.kept > Duration::ZERO && exact.kept <= exact.profiling);
         assert_eq!(exact.tasks, inflated_total.div_ceil(PIECE_BYTES) as u64);
         assert!(exact.pipe_bytes >= inflated_total as u64, "every byte goes to a worker");
         assert_eq!(exact.floor, Duration::ZERO, "plain tables are not inflated");
         assert!(exact.compute > Duration::ZERO && exact.coordinator > Duration::ZERO);
         for (label, events) in [("gzip", gzipped), ("gzip named .csv", misnamed)] {
-            let estimated = profile_of(events);
+            let (estimated, head) = profile_of(events);
+            assert!(head.is_none(), "{label}: a stream is read from its start");
             // From the head's inflation ratio, which a table's first records (its header, a
             // compressor still learning) make a little lower than the whole table's.
             let (a, b) = (estimated.tasks as f64, exact.tasks as f64);
@@ -501,12 +540,118 @@ mod tests {
         // No budget at all: the profile stops after its first part, which it parsed serially.
         let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events: plain };
         let plan = Plan::new(&inputs, &options).unwrap();
-        let cut = profile_within(&plan, &inputs, &pool, 0.0).unwrap();
+        let (cut, _) = profile_within(&plan, &inputs, &pool, 0.0).unwrap();
         assert!(cut.over_budget);
         assert_eq!((cut.thread_speedup, cut.threads_measured), (1.0, 1), "no part ran on the pool");
         assert_eq!(cut.coordinator, Duration::ZERO, "the events' costs were not timed");
         assert!(cut.compute > Duration::ZERO, "the serial rate of the first part");
         assert_eq!(cut.tasks, exact.tasks, "scaled to every table all the same");
+    }
+
+    /// Profiles sampling `events` (and the demo's admissions), then samples them, keeping
+    /// the profile's head if `keep` and it has one: the grid's bytes and the report, or the
+    /// error.
+    fn sample_with(
+        events: &[PathBuf],
+        skip_bad_rows: bool,
+        keep: bool,
+    ) -> Result<(Vec<u8>, String)> {
+        use crate::backend::{BackendKind, BackendSpec, Executor};
+        let inputs =
+            SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events: events.to_vec() };
+        let options = SampleOptions {
+            items: crate::items::ItemSet::MedlensNumerical.item_ids(),
+            hours: 48,
+            skip_bad_rows,
+        };
+        let plan = Plan::new(&inputs, &options)?;
+        let pool = crate::backend::thread_pool(2, false)?;
+        let (_, head) = profile_within(&plan, &inputs, &pool, f64::INFINITY)?;
+        let head = head.filter(|_| keep);
+        let mut exec =
+            Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 2, pin: false })?;
+        let dir = tempfile::tempdir().unwrap();
+        let (grid, _, report) = crate::sampling::sample_to_grid(
+            &plan,
+            &inputs,
+            &options,
+            head,
+            &mut exec,
+            &indicatif::ProgressBar::hidden(),
+            &dir.path().join("grid.npy"),
+            crate::grid::SampledGridHome::Memory,
+        )?;
+        let bytes = bytemuck::cast_slice(grid.values()).to_vec();
+        let report =
+            format!("{:?} {:?} {:?}", report.rows, report.first_bad_rows, report.observed_per_item);
+        Ok((bytes, report))
+    }
+
+    /// Whether the profile of sampling `events` offers its parsed head to the run.
+    fn offers_head(events: &[PathBuf]) -> bool {
+        let inputs =
+            SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events: events.to_vec() };
+        let options = SampleOptions { items: vec![220045], hours: 48, skip_bad_rows: false };
+        let plan = Plan::new(&inputs, &options).unwrap();
+        let pool = crate::backend::thread_pool(2, false).unwrap();
+        profile_within(&plan, &inputs, &pool, f64::INFINITY).unwrap().1.is_some()
+    }
+
+    /// The demo's events as plain tables in `dir`, CHARTEVENTS edited by `edit`.
+    fn plain_events(dir: &Path, edit: impl Fn(&mut Vec<u8>)) -> Vec<PathBuf> {
+        std::fs::create_dir_all(dir).unwrap();
+        ["CHARTEVENTS", "LABEVENTS"]
+            .iter()
+            .map(|name| {
+                let mut csv = inflated(&demo(&format!("{name}.csv.gz")));
+                if *name == "CHARTEVENTS" {
+                    edit(&mut csv);
+                }
+                let path = dir.join(format!("{name}.csv"));
+                std::fs::write(&path, csv).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_kept_head_samples_the_same_grid_rows_and_errors_as_parsing_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = plain_events(&dir.path().join("good"), |_| ());
+        let same = |events: &[PathBuf], skip| {
+            assert!(offers_head(events), "the profile parsed good records only");
+            let kept = sample_with(events, skip, true);
+            let again = sample_with(events, skip, false);
+            match (kept, again) {
+                (Ok(a), Ok(b)) => assert!(a == b, "kept: {}\nagain: {}", a.1, b.1),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("kept: {:?}, again: {:?}", a.map(|r| r.1), b.map(|r| r.1)),
+            }
+        };
+        same(&good, false);
+        // A bad row after the head: reported on its line (the run counts lines on from the
+        // head's end), or skipped and listed the same way.
+        let bad_tail =
+            plain_events(&dir.path().join("tail"), |csv| csv.extend_from_slice(b"1,2\n"));
+        let err = sample_with(&bad_tail, false, true).expect_err("a bad row is an error");
+        let lines = inflated(&demo("CHARTEVENTS.csv.gz")).iter().filter(|&&b| b == b'\n').count();
+        assert!(err.to_string().contains(&format!("CHARTEVENTS.csv:{}:", lines + 1)), "{err}");
+        same(&bad_tail, false);
+        same(&bad_tail, true);
+    }
+
+    #[test]
+    fn a_head_with_a_bad_row_is_left_to_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad_head = plain_events(dir.path(), |csv| {
+            let second = csv.iter().position(|&b| b == b'\n').unwrap() + 1;
+            csv.splice(second..second, b"1,2\n".iter().copied());
+        });
+        assert!(!offers_head(&bad_head));
+        let err = sample_with(&bad_head, false, true).expect_err("a bad row is an error");
+        assert!(err.to_string().contains("CHARTEVENTS.csv:2:"), "{err}");
+        let (_, report) = sample_with(&bad_head, true, true).unwrap();
+        assert!(report.contains("bad: 1"), "{report}");
     }
 
     #[test]
