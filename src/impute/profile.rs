@@ -64,7 +64,10 @@ pub fn profile(
     };
     let chosen = median_items(&observed, threads);
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
-    let pairs = pool.install(|| PairTable::for_method(source, shape, options.method));
+    // A phase with nothing to do skips the pool: each trip through it wakes its threads (20-40
+    // us on this VM), and five such trips were most of a 5-item `locf` job's profile.
+    let pairs =
+        options.method.uses_partners().then(|| pool.install(|| PairTable::build(source, shape)));
     let timed = |f: &mut dyn FnMut()| {
         let at = Instant::now();
         f();
@@ -73,18 +76,18 @@ pub fn profile(
     // Wall time of the work the run keeps, at the parallelism the run would have given it.
     let mut kept = 0.0;
 
-    // Prepare, side by side.
+    // Prepare, side by side (without a forest, there is nothing to prepare).
     let at = Instant::now();
-    let prepared: Vec<(Prepared, f64)> = pool.install(|| {
-        chosen
-            .par_iter()
-            .map(|&i| {
-                let mut prep = None;
-                let t = timed(&mut || prep = Some(plan::prepare(&ctx, pairs.as_ref(), i, options)));
-                (prep.expect("just prepared"), t)
-            })
-            .collect()
-    });
+    let prepare = |&i: &usize| {
+        let mut prep = None;
+        let t = timed(&mut || prep = Some(plan::prepare(&ctx, pairs.as_ref(), i, options)));
+        (prep.expect("just prepared"), t)
+    };
+    let prepared: Vec<(Prepared, f64)> = if options.method.uses_forest() {
+        pool.install(|| chosen.par_iter().map(prepare).collect())
+    } else {
+        chosen.iter().map(prepare).collect()
+    };
     kept += at.elapsed().as_secs_f64();
 
     // Sort every training set, side by side: (item's place in `chosen`, set).
@@ -96,16 +99,17 @@ pub fn profile(
         .flat_map(|(j, (p, _))| (0..p.fits.len()).map(move |f| (j, f)))
         .collect();
     let at = Instant::now();
-    let trainers: Vec<(Trainer, f64)> = pool.install(|| {
-        sets.par_iter()
-            .map(|&(j, f)| {
-                let (data, targets) = &prepared[j].0.fits[f];
-                let mut trainer = None;
-                let t = timed(&mut || trainer = Some(Trainer::new(data, targets, &params)));
-                (trainer.expect("just sorted"), t)
-            })
-            .collect()
-    });
+    let sort = |&(j, f): &(usize, usize)| {
+        let (data, targets) = &prepared[j].0.fits[f];
+        let mut trainer = None;
+        let t = timed(&mut || trainer = Some(Trainer::new(data, targets, &params)));
+        (trainer.expect("just sorted"), t)
+    };
+    let trainers: Vec<(Trainer, f64)> = if sets.is_empty() {
+        Vec::new()
+    } else {
+        pool.install(|| sets.par_iter().map(sort).collect())
+    };
     kept += at.elapsed().as_secs_f64();
     let grow = |s: usize, k: usize| {
         let (j, f) = sets[s];
@@ -153,6 +157,9 @@ pub fn profile(
     let mut speedup: Option<f64> = None;
     for batch in [0, 1] {
         let tasks: Vec<(usize, usize)> = rest.iter().copied().skip(batch).step_by(2).collect();
+        if tasks.is_empty() {
+            continue;
+        }
         let at = Instant::now();
         let made: Vec<Tree> = pool.install(|| tasks.par_iter().map(|&(s, k)| grow(s, k)).collect());
         let wall = at.elapsed().as_secs_f64();

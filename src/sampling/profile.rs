@@ -28,8 +28,9 @@ const HEAD_BYTES: usize = 8 * PIECE_BYTES;
 /// Parts of the head, timed alternately serially and on the pool (three of each).
 const PARTS: usize = 6;
 
-/// Largest grid the events' cost is measured on (their bins folded into it).
-const FOLD_BYTES: usize = 1 << 20;
+/// Largest grid the events' cost is measured on (their bins folded into it): small, as its
+/// pages are fresh memory (see [`event_costs`]).
+const FOLD_BYTES: usize = 256 << 10;
 
 /// The share of the sampling's expected work the profile may take (`bench auto`'s target for
 /// profiling is 5% of the job's time). That work is known once the first part is parsed: its
@@ -150,7 +151,7 @@ fn profile_within(
     // Time spent parsing: serial parts, and pool parts (their wall time).
     let (mut serial_time, mut pool_time) = (0.0, 0.0);
     for (k, part) in parts.iter().enumerate() {
-        if let Some(&rate) = serial_rates.iter().min_by(|a: &&f64, b| a.total_cmp(b)) {
+        if let Some(rate) = serial_rates.iter().copied().min_by(f64::total_cmp) {
             let spent = started.elapsed().as_secs_f64();
             if !within_budget(spent, share, rate, total_csv) {
                 over_budget = true;
@@ -175,6 +176,7 @@ fn profile_within(
             serial_rates.push(took / bytes.max(1) as f64);
         }
     }
+    let fastest = serial_rates.iter().copied().min_by(f64::total_cmp);
     let serial_per_byte = median(&mut serial_rates);
     let speedup = if pool_rates.is_empty() {
         1.0
@@ -193,6 +195,11 @@ fn profile_within(
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
     let events: u64 =
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
+    // The budget is checked once more: the events' costs are a fixed cost of their own.
+    let over_budget = over_budget
+        || fastest.is_some_and(|rate| {
+            !within_budget(started.elapsed().as_secs_f64(), share, rate, total_csv)
+        });
     let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan)? };
 
     // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
@@ -246,7 +253,9 @@ struct EventCosts {
 /// so with the bytes parsed. Then writing a grid from the sums (NaN between), timed on the
 /// folded grid already touched once (the first-touch page faults of the real grid are every
 /// backend's): that scales with the real grid's size. A folded grid of 8 MiB written twice, as
-/// before, cost 3-17 ms of first-touch faults on a 150-subject export, most of its profile.
+/// before, cost 3-17 ms of first-touch faults on a 150-subject export, most of its profile; one
+/// of 1 MiB still took 0.6-0.8 ms of a 30-subject export's 77 items (of a 20 ms job), most of
+/// it touching the grid's fresh pages. At 256 KiB the whole profile there took 0.42-0.47 ms.
 fn event_costs(parsed: &[ParsedPiece], plan: &Plan) -> Result<EventCosts> {
     let single = crate::backend::thread_pool(1, false)?;
     // Its thread up before the clock runs (folding the events below gives it the time).
