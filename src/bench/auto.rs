@@ -361,12 +361,12 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     let plan = Plan::new(&job.inputs, &job.sample)?;
     let choosing = Instant::now();
     let mut head = None;
+    let profile = sample_profile::profile_into(&plan, &job.inputs, &mut head);
     let mut exec = selector.executor_for(None, |pool| {
         let at = Instant::now();
-        let (profile, parsed) = sample_profile::profile(&plan, &job.inputs, pool)?;
+        let profile = profile(pool);
         profiled.push(at.elapsed());
-        head = parsed;
-        Ok(profile)
+        profile
     })?;
     selecting += choosing.elapsed();
     let report = pipeline::run_job(

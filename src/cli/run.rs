@@ -87,11 +87,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let plan = Plan::new(&inputs, &sample_options)?;
     // The records the sampling profile parsed are the run's: kept, not parsed again.
     let mut head = None;
-    let mut exec = selector.executor_for(None, |pool| {
-        let (profile, parsed) = profile::profile(&plan, &inputs, pool)?;
-        head = parsed;
-        Ok(profile)
-    })?;
+    let mut exec = selector.executor_for(None, profile::profile_into(&plan, &inputs, &mut head))?;
     let sample_backend = exec.spec().to_string();
     let bar = report::bytes_bar("sampling");
     let job = run_job(

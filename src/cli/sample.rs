@@ -73,11 +73,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
     let plan = Plan::new(&inputs, &options)?;
     // The records the profile parsed are the run's: kept, not parsed again.
     let mut head = None;
-    let mut exec = selector.executor_for(None, |pool| {
-        let (profile, parsed) = profile::profile(&plan, &inputs, pool)?;
-        head = parsed;
-        Ok(profile)
-    })?;
+    let mut exec = selector.executor_for(None, profile::profile_into(&plan, &inputs, &mut head))?;
     let bar = report::bytes_bar("sampling");
     let result = sample_to_file(&plan, &inputs, &options, &args.out, head, &mut exec, &bar);
     bar.finish_and_clear();

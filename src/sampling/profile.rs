@@ -51,7 +51,7 @@ pub const BUDGET_SHARE: f64 = 0.05;
 
 /// Profiles sampling `inputs` by `plan` (the run's own, so that the admissions are read
 /// once), with the threads of `pool` for the speedup, within [`BUDGET_SHARE`] of the
-/// sampling's expected work. Returns the profile, and the records it parsed for the run to
+/// sampling's expected time. Returns the profile, and the records it parsed for the run to
 /// keep ([`ParsedHead`]) where it can.
 pub fn profile(
     plan: &Plan,
@@ -59,6 +59,20 @@ pub fn profile(
     pool: &rayon::ThreadPool,
 ) -> Result<(StageProfile, Option<ParsedHead>)> {
     profile_within(plan, inputs, pool, BUDGET_SHARE)
+}
+
+/// [`profile`] as a selector asks for it: returns the profile and puts the parsed head in
+/// `head`, for the run.
+pub fn profile_into<'a>(
+    plan: &'a Plan,
+    inputs: &'a SampleInputs,
+    head: &'a mut Option<ParsedHead>,
+) -> impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile> + 'a {
+    move |pool| {
+        let (stage, parsed) = profile(plan, inputs, pool)?;
+        *head = parsed;
+        Ok(stage)
+    }
 }
 
 /// The first records of one events table, parsed by the profile: the run adds their events
@@ -201,8 +215,7 @@ fn profile_within(
 
     // The run keeps what was parsed if every record was good, at the parallelism it would
     // have parsed it with.
-    let keep = keepable;
-    let kept = if keep { pool_time + serial_time / speedup } else { 0.0 };
+    let kept = if keepable { pool_time + serial_time / speedup } else { 0.0 };
 
     // The events' costs beyond parsing, unless the budget is spent.
     let parsed: Vec<_> = parsed.into_iter().filter_map(|p| p.ok()).collect();
@@ -210,7 +223,7 @@ fn profile_within(
         parsed.iter().map(|p| p.by_item.iter().map(Vec::len).sum::<usize>() as u64).sum();
     // The budget is checked once more: the events' costs are a fixed cost of their own.
     let over_budget =
-        over_budget || fastest.is_some_and(|rate| over(rate, serial_time, pool_time, keep));
+        over_budget || fastest.is_some_and(|rate| over(rate, serial_time, pool_time, keepable));
     let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan)? };
 
     // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
@@ -238,7 +251,7 @@ fn profile_within(
         kept: Duration::from_secs_f64(kept).min(started.elapsed()),
         over_budget,
     };
-    let head = keep.then(|| {
+    let head = keepable.then(|| {
         let resume = Resume {
             offset: (header_end + parsed_bytes) as u64,
             line: 2 + count_byte(&body[..parsed_bytes], b'\n') as u64,
