@@ -71,3 +71,71 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
         );
     }
 }
+
+/// The demo's events inflated into plain tables in `dir` (the sampling profile keeps the head of
+/// a plain table only).
+fn plain_demo_events(dir: &Path) -> Vec<std::path::PathBuf> {
+    use std::io::Read;
+    let (_, events) = demo_export();
+    events
+        .iter()
+        .map(|gz| {
+            let mut csv = Vec::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(gz).unwrap())
+                .read_to_end(&mut csv)
+                .unwrap();
+            let name = gz.file_name().unwrap().to_str().unwrap().trim_end_matches(".gz");
+            let path = dir.join(name);
+            std::fs::write(&path, csv).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn records_parsed_by_the_sampling_profile_are_kept_on_every_backend() {
+    use medimpute::grid::SampledGridHome;
+    use medimpute::sampling::{profile as sample_profile, sample_to_grid};
+    use medimpute::sampling::{Plan, SampleInputs, SampleOptions};
+    std::env::set_var("MEDIMPUTE_WORKER_EXE", env!("CARGO_BIN_EXE_medimpute"));
+    let dir = tempfile::tempdir().unwrap();
+    let (admissions, _) = demo_export();
+    let inputs = SampleInputs { admissions, events: plain_demo_events(dir.path()) };
+    let options = SampleOptions {
+        items: medimpute::items::ItemSet::MedlensNumerical.item_ids(),
+        hours: 96,
+        skip_bad_rows: false,
+    };
+    let plan = Plan::new(&inputs, &options).unwrap();
+    let spec = |kind, workers| BackendSpec { kind, workers, pin: false };
+    let hidden = indicatif::ProgressBar::hidden();
+    let sample = |kind, head, name: &str| {
+        let mut exec =
+            Executor::start(spec(kind, if kind == BackendKind::Serial { 1 } else { 2 })).unwrap();
+        let out = dir.path().join(name);
+        let (grid, _, report) = sample_to_grid(
+            &plan,
+            &inputs,
+            &options,
+            head,
+            &mut exec,
+            &hidden,
+            &out,
+            SampledGridHome::Memory,
+        )
+        .unwrap();
+        (bytemuck::cast_slice::<f32, u8>(grid.values()).to_vec(), report)
+    };
+    let (expected, expected_report) = sample(BackendKind::Serial, None, "serial.npy");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for kind in [BackendKind::Threads, BackendKind::Pipe, BackendKind::Shm] {
+        let mut head = None;
+        let stage = sample_profile::profile_into(&plan, &inputs, &mut head)(&pool).unwrap();
+        assert!(head.is_some(), "a plain table's good records are kept");
+        assert!(stage.kept > std::time::Duration::ZERO && stage.kept <= stage.profiling);
+        let (bytes, report) = sample(kind, head, &format!("{kind:?}.npy"));
+        assert!(bytes == expected, "{kind:?} with the profile's head differs from serial");
+        assert_eq!(report.rows, expected_report.rows, "{kind:?}: rows counted once each");
+        assert_eq!(report.observed_per_item, expected_report.observed_per_item, "{kind:?}");
+    }
+}

@@ -397,7 +397,7 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
             let _ = writeln!(
                 out,
                 "    (its profile stopped at its budget, a small share of the stage's expected \
-                 work: what it had not measured yet counts as nothing)"
+                 time: what it had not measured yet counts as nothing)"
             );
         }
     }
