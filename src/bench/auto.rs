@@ -10,8 +10,8 @@
 //! - a candidate's run starts its backend (worker processes included), samples, imputes, writes
 //!   the grid and stops the backend; `auto`'s run does the same as `medimpute run --backend
 //!   auto`: its profiling of both stages and its transport measurements count in its time
-//!   (and so does the work its profile does for the job: the imputation's profile imputes a
-//!   few items, which the run keeps);
+//!   (and so does the work its profiles do for the job: the sampling profile parses the head
+//!   of a table and the imputation's imputes a few items, which the run keeps);
 //! - one untimed warm-up run per workload, then at least `runs` rounds, interleaved (round `r`
 //!   of every configuration before round `r + 1` of any), each round starting one
 //!   configuration further along, so that no configuration always follows the same one (in a
@@ -629,8 +629,8 @@ fn report(
          {} s of the warm-up's time (at most {MAX_ROUNDS}; the rounds column of the last table), \
          interleaved (each round starting one configuration further along), after one untimed \
          warm-up run; medians compared; each run starts its backend (worker processes \
-         included), samples, imputes, writes the grid; auto's runs include its profiling and transport measurements; its \
-         profiling time counts what measuring cost, not the records its sampling profile \
+         included), samples, imputes, writes the grid; auto's runs include its profiling and \
+         transport measurements; its profiling time counts what measuring cost, not the records its sampling profile \
          parsed and the items its imputation profile imputed for the run (the run keeps them: \
          counted at the run's parallelism, they are the job's own work)",
         options.runs, options.min_time

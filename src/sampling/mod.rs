@@ -287,7 +287,7 @@ fn sample_into<'g>(
         sink.columns = None;
         csv_bytes += match head.take_if(|head| head.table == table) {
             Some(head) => {
-                sink.keep(head.pieces)?;
+                sink.add(head.pieces.into_iter().map(Ok).collect())?;
                 read_pieces_from(path, &mut sink, head.resume)?
             }
             None => read_pieces(path, &mut sink)?,
@@ -345,13 +345,7 @@ impl PieceSink for Sampler<'_, '_> {
                     .par_iter()
                     .map(|piece| parse_piece(piece, &columns, plan, skip))
                     .collect();
-                let mut good = Vec::with_capacity(parsed.len());
-                for result in parsed {
-                    good.push(self.check(result)?);
-                }
-                let batches: Vec<&[Vec<BinEvent>]> =
-                    good.iter().map(|p| p.by_item.as_slice()).collect();
-                self.accumulator.add(&batches);
+                self.add(parsed)?;
             }
             Some(pool) => {
                 // Each piece is added as soon as it and every piece before it are back, while
@@ -393,11 +387,15 @@ impl<'a, 'g> Sampler<'a, 'g> {
         }
     }
 
-    /// Adds pieces parsed before the run (by the profile), in file order, as a batch.
-    fn keep(&mut self, pieces: Vec<ParsedPiece>) -> Result<()> {
-        let mut good = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            good.push(self.check(Ok(piece))?);
+    /// Counts and adds a batch of parsed pieces, in file order: those parsed on this process's
+    /// threads, or before the run by the sampling profile; a malformed row is the error.
+    fn add(
+        &mut self,
+        parsed: Vec<std::result::Result<ParsedPiece, (u64, RowError)>>,
+    ) -> Result<()> {
+        let mut good = Vec::with_capacity(parsed.len());
+        for result in parsed {
+            good.push(self.check(result)?);
         }
         let batches: Vec<&[Vec<BinEvent>]> = good.iter().map(|p| p.by_item.as_slice()).collect();
         self.accumulator.add(&batches);

@@ -329,9 +329,18 @@ struct Head {
 
 /// A head's bytes: of a plain table, its first pages mapped; of a gzip one, inflated.
 enum HeadBytes {
-    /// The mapping and the length of its whole records.
+    /// The mapping and the length of its bytes in use (its whole records, once cut).
     Mapped(memmap2::Mmap, usize),
     Read(Vec<u8>),
+}
+
+impl HeadBytes {
+    fn truncate(&mut self, len: usize) {
+        match self {
+            HeadBytes::Mapped(_, whole) => *whole = len.min(*whole),
+            HeadBytes::Read(bytes) => bytes.truncate(len),
+        }
+    }
 }
 
 impl std::ops::Deref for HeadBytes {
@@ -370,33 +379,31 @@ fn read_head(path: &std::path::Path, limit: usize) -> Result<Head> {
     }
     let mut file = std::fs::File::open(path).map_err(err)?;
     let streamed = starts_as_gzip(&mut file).map_err(err)?;
-    if !streamed {
+    let (mut bytes, disk_bytes) = if streamed {
+        let mut counted = Counted { inner: &mut file, count: 0 };
+        let mut bytes = vec![0u8; limit];
+        // The `bufread` decoder inflates from this buffer alone (the `read` one would add a
+        // 32 KiB buffer of its own, and a small head would look 32 KiB big on disk).
+        let buffered = std::io::BufReader::with_capacity(8 << 10, &mut counted);
+        let mut decoder = flate2::bufread::MultiGzDecoder::new(buffered);
+        let filled = fill(&mut decoder, &mut bytes).map_err(err)?;
+        // Bytes read from disk but left in the input buffer, not inflated.
+        let unconsumed = decoder.get_ref().buffer().len() as u64;
+        bytes.truncate(filled);
+        (HeadBytes::Read(bytes), counted.count - unconsumed)
+    } else {
         let len = (meta.len() as usize).min(limit);
         // SAFETY: as the ingest's own mapping of the same table: the export is not written
         // while it is read.
         let map =
             unsafe { memmap2::MmapOptions::new().len(len).populate().map(&file) }.map_err(err)?;
-        let read_time = at.elapsed();
-        let whole = if len == limit { last_record_end(&map).unwrap_or(len) } else { len };
-        let bytes = HeadBytes::Mapped(map, whole);
-        return Ok(Head { bytes, disk_bytes: len as u64, streamed, read_time });
-    }
-    let mut counted = Counted { inner: &mut file, count: 0 };
-    let mut bytes = vec![0u8; limit];
-    // The `bufread` decoder inflates from this buffer alone (the `read` one would add a 32 KiB
-    // buffer of its own, and a small head would look 32 KiB big on disk).
-    let buffered = std::io::BufReader::with_capacity(8 << 10, &mut counted);
-    let mut decoder = flate2::bufread::MultiGzDecoder::new(buffered);
-    let filled = fill(&mut decoder, &mut bytes).map_err(err)?;
-    // Bytes read from disk but left in the input buffer, not inflated.
-    let unconsumed = decoder.get_ref().buffer().len() as u64;
-    bytes.truncate(filled);
-    let disk_bytes = counted.count - unconsumed;
+        (HeadBytes::Mapped(map, len), len as u64)
+    };
     let read_time = at.elapsed();
     if bytes.len() == limit {
-        bytes.truncate(last_record_end(&bytes).unwrap_or(bytes.len()));
+        bytes.truncate(last_record_end(&bytes).unwrap_or(limit));
     }
-    Ok(Head { bytes: HeadBytes::Read(bytes), disk_bytes, streamed, read_time })
+    Ok(Head { bytes, disk_bytes, streamed, read_time })
 }
 
 /// Reads into `buf` until it is full or the input ends; returns the bytes read.
