@@ -12,6 +12,9 @@
 //! - the rest of their trees are grown on the pool in two batches; a batch's serial cost (from
 //!   the trees above) over its wall time is the threads' speedup (the better batch counts).
 //!
+//! Without a forest (`locf`, `linear`) there are no trees to time on the pool: one item is
+//! imputed on the calling thread, and the threads' speedup is left unmeasured.
+//!
 //! Every other item's costs are scaled from these by its training rows (`n log n` for sorting
 //! and growing a tree), counted from the grid.
 
@@ -62,7 +65,15 @@ pub fn profile(
             source.par_chunks(block).map(|b| b.iter().filter(|v| !v.is_nan()).count()).collect()
         }),
     };
-    let chosen = median_items(&observed, threads);
+    // Without a forest an item is one pass over its block, and nothing the profile measures
+    // needs the pool (no trees to time on it): one item, on this thread. On a 5-item `locf`
+    // job, filling one item per thread side by side cost a trip through the pool (20-40 us on
+    // this VM) for work the run does within its own trip.
+    let forest = options.method.uses_forest();
+    let chosen = median_items(&observed, if forest { threads } else { 1 });
+    // Side by side, the wall time is the run's; one item alone, the run would have shared it
+    // out with the others over its threads.
+    let spread = if forest { 1.0 } else { threads as f64 };
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
     // A phase with nothing to do skips the pool: each trip through it wakes its threads (20-40
     // us on this VM), and five such trips were most of a 5-item `locf` job's profile.
@@ -83,12 +94,12 @@ pub fn profile(
         let t = timed(&mut || prep = Some(plan::prepare(&ctx, pairs.as_ref(), i, options)));
         (prep.expect("just prepared"), t)
     };
-    let prepared: Vec<(Prepared, f64)> = if options.method.uses_forest() {
+    let prepared: Vec<(Prepared, f64)> = if forest {
         pool.install(|| chosen.par_iter().map(prepare).collect())
     } else {
         chosen.iter().map(prepare).collect()
     };
-    kept += at.elapsed().as_secs_f64();
+    kept += at.elapsed().as_secs_f64() / spread;
 
     // Sort every training set, side by side: (item's place in `chosen`, set).
     let trees = options.trees.unwrap_or_else(|| plan::default_trees(options.method));
@@ -188,22 +199,22 @@ pub fn profile(
         forests[sets[s].0].push(Forest::from_trees(trees));
     }
     let at = Instant::now();
-    let filled: Vec<(FinishedItem, f64)> = pool.install(|| {
-        chosen
-            .par_iter()
-            .zip(prepared.par_iter().zip(forests.par_iter()))
-            .map(|(&i, ((prep, _), forest))| {
-                let mut out = vec![0f32; block];
-                let mut report = None;
-                let t = timed(&mut || {
-                    report = Some(plan::fill(&ctx, i, &mut out, prep, forest, options));
-                });
-                let report = report.expect("just filled");
-                (FinishedItem { item: i, block: out, report }, t)
-            })
-            .collect()
-    });
-    kept += at.elapsed().as_secs_f64();
+    let fill = |(&i, ((prep, _), forest)): (&usize, (&(Prepared, f64), &Vec<Forest>))| {
+        let mut out = vec![0f32; block];
+        let mut report = None;
+        let t = timed(&mut || {
+            report = Some(plan::fill(&ctx, i, &mut out, prep, forest, options));
+        });
+        let report = report.expect("just filled");
+        (FinishedItem { item: i, block: out, report }, t)
+    };
+    let filled: Vec<(FinishedItem, f64)> = if forest {
+        let items = chosen.par_iter().zip(prepared.par_iter().zip(forests.par_iter()));
+        pool.install(|| items.map(fill).collect())
+    } else {
+        chosen.iter().zip(prepared.iter().zip(forests.iter())).map(fill).collect()
+    };
+    kept += at.elapsed().as_secs_f64() / spread;
 
     // Scale to every other item by its training rows, from each profiled item in turn.
     let rows = |i: usize| observed[i].min(options.max_train).max(2) as f64;
