@@ -53,11 +53,15 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
                 profile::profile(grid.values(), grid.shape(), &hours, &options, given, &pool)
                     .unwrap();
             // With a forest, one item per profiling thread; without, one on the caller's.
-            let per_thread = if method.uses_forest() { 2 } else { 1 };
-            assert_eq!(finished.len(), per_thread, "{method}: items imputed by the profile");
+            let profiled = if method.uses_forest() { 2 } else { 1 };
+            assert_eq!(finished.len(), profiled, "{method}: items imputed by the profile");
             profiled_items.push(finished.iter().map(|f| f.item).collect::<Vec<_>>());
             assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
             assert!(stage.kept <= stage.profiling);
+            if !method.uses_forest() {
+                // One item on the caller's thread counts at the run's parallelism, 2 threads.
+                assert!(stage.kept * 2 <= stage.profiling, "{method}: kept {:?}", stage.kept);
+            }
             let out = dir.path().join(format!("{method}-{kind:?}.npy"));
             let mut exec = Executor::start(spec(kind, workers)).unwrap();
             let (report, _) = impute_file(&source, &out, &options, &mut exec, finished).unwrap();
