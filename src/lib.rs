@@ -16,9 +16,8 @@
 //! Around them: [`items`] (the MedLens item sets), [`timestamp`] (MIMIC times as integers),
 //! [`memory`] (how much memory this process may fill: where `run` keeps its sampled grid),
 //! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
-//! [`cancel`] (Ctrl-C), [`cpu`] (the CPU's features and cores, asked at start-up), [`jobs`]
-//! (what a worker process can be asked to run), [`bench`] (the measurements behind `medimpute
-//! bench`).
+//! [`cancel`] (Ctrl-C), [`cpu`] (the CPU's features, asked at start-up), [`jobs`] (what a
+//! worker process can be asked to run), [`bench`] (the measurements behind `medimpute bench`).
 
 #[cfg(not(target_endian = "little"))]
 compile_error!(

@@ -153,6 +153,12 @@ impl fmt::Display for BackendSpec {
 /// `available_parallelism` reads the affinity mask and the cgroup's CPU quota on every call
 /// (files under `/proc` and `/sys`): tens of microseconds, which the selector's model paid
 /// several times per stage, a measurable share of a job of a few milliseconds.
+///
+/// Read when first needed, not at start-up: only `auto` and `--workers 0` need them, and the
+/// first read cost 72-117 us on this VM (five `bench-job` runs). Read at start-up, a job that
+/// names its workers would pay that for nothing, and `auto`'s cost would merely leave the
+/// clock of `bench auto`, which does not time a process's start-up (tried in session 14, and
+/// undone for that reason).
 pub fn available_cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

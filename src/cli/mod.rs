@@ -47,8 +47,6 @@ pub fn main() -> i32 {
         // Workers leave signals to their coordinator.
         return worker::run(args);
     }
-    // A worker is told its share; everything else sizes its pools by the cores.
-    medimpute::cpu::count_cores();
     cancel::install_handler();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
