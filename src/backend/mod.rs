@@ -158,7 +158,8 @@ impl fmt::Display for BackendSpec {
 /// first read cost 72-117 us on this VM (five `bench-job` runs). Read at start-up, a job that
 /// names its workers would pay that for nothing, and `auto`'s cost would merely leave the
 /// clock of `bench auto`, which does not time a process's start-up (tried in session 14, and
-/// undone for that reason).
+/// undone for that reason). `auto` reads them on its pool's first thread instead, while the
+/// admissions are read ([`select::Selector::new`]).
 pub fn available_cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -168,6 +169,13 @@ pub fn available_cores() -> usize {
 pub enum Executor {
     Local { spec: BackendSpec, pool: Arc<rayon::ThreadPool> },
     Processes { spec: BackendSpec, pool: Box<ProcessPool>, coordinator: rayon::ThreadPool },
+}
+
+/// The cores in this process's affinity mask: one system call, where [`available_cores`] also
+/// reads the cgroup's CPU quota (three files). At least the cores available; more where a
+/// quota allows fewer.
+pub(crate) fn affinity_cores() -> usize {
+    core_affinity::get_core_ids().map_or(0, |ids| ids.len()).max(1)
 }
 
 pub(crate) fn thread_pool(threads: usize, pin: bool) -> Result<rayon::ThreadPool> {
