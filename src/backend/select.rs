@@ -436,6 +436,19 @@ pub struct SelectorOptions {
     pub explain: bool,
 }
 
+impl SelectorOptions {
+    /// `auto` up to `target` cores, unpinned and quiet (what `bench auto` runs).
+    pub fn auto(target: usize) -> Self {
+        SelectorOptions {
+            backend: BackendKind::Auto,
+            workers: 0,
+            pin: false,
+            target_cores: Some(target),
+            explain: false,
+        }
+    }
+}
+
 /// Chooses backends for the stages of one job, measuring the transports once.
 pub struct Selector {
     args: SelectorOptions,
@@ -679,13 +692,7 @@ mod tests {
     #[test]
     fn stages_are_profiled_on_the_cores_available_up_to_the_target() {
         for target in [1, 2, 64] {
-            let mut selector = Selector::new(SelectorOptions {
-                backend: BackendKind::Auto,
-                workers: 0,
-                pin: false,
-                target_cores: Some(target),
-                explain: false,
-            });
+            let mut selector = Selector::new(SelectorOptions::auto(target));
             let mut threads = 0;
             selector
                 .executor_for(None, |pool| {

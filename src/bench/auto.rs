@@ -349,13 +349,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     let mut profiled: Vec<Duration> = Vec::new();
     let mut selecting = Duration::ZERO;
     let start = Instant::now();
-    let mut selector = Selector::new(SelectorOptions {
-        backend: BackendKind::Auto,
-        workers: 0,
-        pin: false,
-        target_cores: Some(target),
-        explain: false,
-    });
+    let mut selector = Selector::new(SelectorOptions::auto(target));
     selecting += start.elapsed();
     // Reading the admissions is the job's, whatever the backend.
     let plan = Plan::new(&job.inputs, &job.sample)?;
