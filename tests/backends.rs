@@ -105,18 +105,8 @@ fn every_backend_and_worker_count_writes_the_same_bytes() {
 fn plain_tables_are_mapped_by_shm_workers_with_the_same_result() {
     // Plain files take the other shm path: workers map pieces of the table file itself.
     let dir = tempfile::tempdir().unwrap();
-    let (adm, events) = demo_export();
-    let mut plain = Vec::new();
-    for path in &events {
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
-            &mut text,
-        )
-        .unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().trim_end_matches(".gz").to_string();
-        plain.push(write(dir.path(), &name, &text));
-    }
+    let (adm, _) = demo_export();
+    let plain = plain_demo_events(dir.path());
     same_bytes_on_workers_as_serial(dir.path(), |out| sample_args(&adm, &plain, out));
 }
 

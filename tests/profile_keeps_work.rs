@@ -78,26 +78,6 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
     }
 }
 
-/// The demo's events inflated into plain tables in `dir` (the sampling profile keeps the head of
-/// a plain table only).
-fn plain_demo_events(dir: &Path) -> Vec<std::path::PathBuf> {
-    use std::io::Read;
-    let (_, events) = demo_export();
-    events
-        .iter()
-        .map(|gz| {
-            let mut csv = Vec::new();
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(gz).unwrap())
-                .read_to_end(&mut csv)
-                .unwrap();
-            let name = gz.file_name().unwrap().to_str().unwrap().trim_end_matches(".gz");
-            let path = dir.join(name);
-            std::fs::write(&path, csv).unwrap();
-            path
-        })
-        .collect()
-}
-
 #[test]
 fn records_parsed_by_the_sampling_profile_are_kept_on_every_backend() {
     use medimpute::grid::SampledGridHome;

@@ -62,6 +62,26 @@ pub fn demo_export() -> (PathBuf, Vec<PathBuf>) {
     )
 }
 
+/// The demo's events tables inflated into plain CSV files in `dir` (plain tables take other
+/// paths: mapped by shm workers, a head the sampling profile can hand to the run).
+pub fn plain_demo_events(dir: &Path) -> Vec<PathBuf> {
+    use std::io::Read;
+    let (_, events) = demo_export();
+    events
+        .iter()
+        .map(|gz| {
+            let mut csv = Vec::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(gz).unwrap())
+                .read_to_end(&mut csv)
+                .unwrap();
+            let name = gz.file_name().unwrap().to_str().unwrap().trim_end_matches(".gz");
+            let path = dir.join(name);
+            std::fs::write(&path, csv).unwrap();
+            path
+        })
+        .collect()
+}
+
 /// Arguments for `sample` over an export with `--events` repeated.
 pub fn sample_args(admissions: &Path, events: &[PathBuf], out: &Path) -> Vec<String> {
     let mut args = vec![
