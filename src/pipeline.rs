@@ -68,10 +68,11 @@ pub struct JobReport {
 
 /// The main job: samples `inputs` by `plan` ([`Plan::new`]), keeping the records `head` holds
 /// parsed (the sampling profile's), into a grid kept where `home` says (in memory, or in a
-/// scratch file beside `out` for grids larger than memory), then imputes it into `out` (+ axes and observed mask), atomically. `before_impute` sees the
-/// sampled grid (and each item's observed bins) and may replace the executor (`--backend auto`
-/// chooses anew for the imputation, a different workload); the items it returns finished are
-/// kept, not imputed again.
+/// scratch file beside `out` for grids larger than memory), then imputes it into `out` (+ axes
+/// and observed mask), atomically. `before_impute` sees the sampled grid (and each item's
+/// observed bins) and may replace the executor (`--backend auto` chooses anew for the
+/// imputation, a different workload); the items it returns finished are kept, not imputed
+/// again.
 #[allow(clippy::too_many_arguments)]
 pub fn run_job(
     plan: &Plan,

@@ -624,9 +624,10 @@ fn report(
          interleaved (each round starting one configuration further along), after one untimed \
          warm-up run; medians compared; each run starts its backend (worker processes \
          included), samples, imputes, writes the grid; auto's runs include its profiling and \
-         transport measurements; its profiling time counts what measuring cost, not the records its sampling profile \
-         parsed and the items its imputation profile imputed for the run (the run keeps them: \
-         counted at the run's parallelism, they are the job's own work)",
+         transport measurements; its profiling time counts what measuring cost, not the \
+         records its sampling profile parsed and the items its imputation profile imputed for \
+         the run (the run keeps them: counted at the run's parallelism, they are the job's own \
+         work)",
         options.runs, options.min_time
     );
     let compared: usize = outcomes.iter().map(|o| o.compared + 1).sum();

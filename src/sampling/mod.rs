@@ -206,7 +206,8 @@ pub fn sample_to_file(
 /// axes, on `exec`, by `plan`. `home` says where the grid lives: in memory, or in a scratch
 /// file beside `out` for a grid larger than the memory this process may fill (the kernel then
 /// pages it to disk). The records `head` holds are kept, not parsed again. Over `shm` the grid
-/// is in shared bytes, which the imputation's workers then map ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
+/// is in shared bytes, which the imputation's workers then map
+/// ([`SharedBytes::for_grid`](crate::grid::SharedBytes::for_grid)).
 #[allow(clippy::too_many_arguments)]
 pub fn sample_to_grid(
     plan: &Plan,
