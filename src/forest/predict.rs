@@ -1,19 +1,28 @@
 //! Batch prediction: many rows through every tree, deterministically.
 //!
-//! Rows are cut into blocks, blocks are spread over the rayon pool, and a block goes through the
-//! trees one tree at a time: a fully grown tree (a few hundred kB) is pulled into cache once per
-//! block and serves all its rows, so blocks are as large as the pool allows. Each row's mean
-//! over trees is summed in `f64` in tree order, whatever block and thread handle it, so
-//! predictions are bit-identical at any thread count.
+//! Equal rows are predicted once: the rows are first reduced to their distinct ones (bit for
+//! bit), and each row takes its distinct row's prediction. Imputation asks for many equal rows:
+//! of the 2.25 million bins `rf-medlens` predicts on a 400-subject export, 34% are distinct
+//! (a window holding one observation gives `max = min = mean`, `max - min = 0`, and charted
+//! values repeat), and 91% under `rf`. Finding them costs a hash per row, against a walk down
+//! every tree.
+//!
+//! The distinct rows are cut into blocks, blocks are spread over the rayon pool, and a block
+//! goes through the trees one tree at a time: a fully grown tree (a few hundred kB) is pulled
+//! into cache once per block and serves all its rows, so blocks are as large as the pool
+//! allows. Each row's mean over trees is summed in `f64` in tree order, whatever block and
+//! thread handle it, so predictions are bit-identical at any thread count, and whether or not
+//! a row had equals.
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::tree::Node;
 use super::{Dataset, Forest};
 
 /// Bounds on rows per block. Each block re-reads every tree: on 20 000 rows x 100 deep trees,
 /// 256-row blocks predict 2.3 times slower than one 20 000-row block. The upper bound keeps a
-/// block's row-major copy of its rows to a few MB.
+/// block's sums to a few hundred kB.
 const BLOCK_ROWS: std::ops::RangeInclusive<usize> = 256..=32_768;
 
 /// Rows walked down a tree together; their independent loads overlap in the memory system.
@@ -32,28 +41,24 @@ impl Forest {
             "rows have {} features, trees need {needed}",
             data.n_features()
         );
-        let mut out = vec![0.0; data.n_rows()];
+        let d = data.n_features();
+        let distinct = DistinctRows::of(data);
+        let mut values = vec![0.0; distinct.count];
         // One block per thread, within bounds: blocks only change which rows share a pass over
         // the trees, never a row's sum.
-        let block = data
-            .n_rows()
+        let block = distinct
+            .count
             .div_ceil(rayon::current_num_threads())
             .clamp(*BLOCK_ROWS.start(), *BLOCK_ROWS.end());
-        out.par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(b, out)| self.predict_block(data, b * block, out));
-        out
+        values.par_chunks_mut(block).enumerate().for_each(|(b, out)| {
+            self.predict_block(&distinct.rows[b * block * d..][..out.len() * d], d, out)
+        });
+        distinct.of_row.iter().map(|&k| values[k as usize]).collect()
     }
 
-    fn predict_block(&self, data: &Dataset, start: usize, out: &mut [f32]) {
-        let d = data.n_features();
-        // The block row-major: a row's features in one or two cache lines for the walks.
-        let mut rows = vec![0.0f32; out.len() * d];
-        for j in 0..d {
-            for (r, &x) in data.column(j)[start..start + out.len()].iter().enumerate() {
-                rows[r * d + j] = x;
-            }
-        }
+    /// Predicts `out.len()` rows of `d` features, row-major in `rows` (a row's features in one
+    /// or two cache lines for the walks).
+    fn predict_block(&self, rows: &[f32], d: usize, out: &mut [f32]) {
         let mut sums = vec![0.0f64; out.len()];
         for tree in &self.trees {
             let mut chunks = sums.chunks_exact_mut(LANES);
@@ -95,6 +100,43 @@ fn walk_lanes<'a>(nodes: &[Node], row: impl Fn(usize) -> &'a [f32]) -> [f32; LAN
     }
 }
 
+/// The distinct rows of a dataset (equal bit for bit), and which of them each row is.
+struct DistinctRows {
+    /// The distinct rows, row-major, in order of first appearance.
+    rows: Vec<f32>,
+    /// For each row of the dataset, its distinct row.
+    of_row: Vec<u32>,
+    /// How many distinct rows (`rows` holds `count * d` values).
+    count: usize,
+}
+
+impl DistinctRows {
+    fn of(data: &Dataset) -> DistinctRows {
+        let (n, d) = (data.n_rows(), data.n_features());
+        // Row-major bits: a row is one slice to hash and compare.
+        let mut bits = vec![0u32; n * d];
+        for j in 0..d {
+            for (r, x) in data.column(j).iter().enumerate() {
+                bits[r * d + j] = x.to_bits();
+            }
+        }
+        let mut first_of: FxHashMap<&[u32], u32> = FxHashMap::default();
+        first_of.reserve(n);
+        let mut rows = Vec::new();
+        let of_row: Vec<u32> = (0..n)
+            .map(|r| {
+                let row = &bits[r * d..][..d];
+                let next = first_of.len() as u32;
+                *first_of.entry(row).or_insert_with(|| {
+                    rows.extend(row.iter().map(|&b| f32::from_bits(b)));
+                    next
+                })
+            })
+            .collect();
+        DistinctRows { rows, of_row, count: first_of.len() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +164,51 @@ mod tests {
                 forest.trees().iter().map(|t: &Tree| f64::from(t.predict_row(|j| row[j]))).sum();
             assert_eq!(batch[r], (sum / 7.0) as f32, "row {r}");
         }
+    }
+
+    #[test]
+    fn equal_rows_are_predicted_once_and_each_row_gets_its_own() {
+        // 6,000 rows of 300 distinct ones: values that repeat, missing ones, and a `-0.0` that
+        // equals `0.0` but is kept apart (it is another row bit for bit, predicted alike).
+        let distinct = |i: usize| {
+            vec![
+                match i % 50 {
+                    0 => f32::NAN,
+                    1 => -0.0,
+                    2 => 0.0,
+                    k => k as f32,
+                },
+                (i / 50) as f32 * 0.5,
+            ]
+        };
+        let rows: Vec<Vec<f32>> = (0..6_000).map(|i| distinct((i * 7919) % 300)).collect();
+        let data = Dataset::from_rows(&rows);
+        let found = DistinctRows::of(&data);
+        assert_eq!(found.count, 300);
+        assert_eq!(found.rows.len(), 300 * 2);
+        for (r, row) in rows.iter().enumerate() {
+            let k = found.of_row[r] as usize;
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&found.rows[k * 2..][..2]), bits(row), "row {r}");
+        }
+        // Rows first seen first: the first row is distinct row 0.
+        assert_eq!(found.of_row[0], 0);
+
+        let y: Vec<f32> = rows.iter().map(|r| r[0].max(0.0) * 2.0 + r[1]).collect();
+        let forest = Forest::fit(&data, &y, &ForestParams { trees: 5, ..Default::default() }, 3, 0);
+        let batch = forest.predict(&data);
+        for (r, row) in rows.iter().enumerate() {
+            let sum: f64 =
+                forest.trees().iter().map(|t| f64::from(t.predict_row(|j| row[j]))).sum();
+            assert_eq!(batch[r].to_bits(), ((sum / 5.0) as f32).to_bits(), "row {r}");
+        }
+    }
+
+    #[test]
+    fn rows_without_features_are_all_one_row() {
+        let data = Dataset::new(4, 0, Vec::new());
+        let found = DistinctRows::of(&data);
+        assert_eq!((found.count, found.rows.len()), (1, 0));
+        assert_eq!(found.of_row, [0, 0, 0, 0]);
     }
 }
