@@ -17,7 +17,8 @@
 //! [`memory`] (how much memory this process may fill: where `run` keeps its sampled grid),
 //! [`generate`] (realistic synthetic exports), [`error`] (errors as types, with exit codes),
 //! [`cancel`] (Ctrl-C), [`cpu`] (the CPU's features, asked at start-up), [`jobs`] (what a
-//! worker process can be asked to run), [`bench`] (the measurements behind `medimpute bench`).
+//! worker process can be asked to run), [`units`] (durations as summaries print them),
+//! [`bench`] (the measurements behind `medimpute bench`).
 
 #[cfg(not(target_endian = "little"))]
 compile_error!(
@@ -41,5 +42,6 @@ pub mod output;
 pub mod pipeline;
 pub mod sampling;
 pub mod timestamp;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -24,6 +24,7 @@ use super::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::bench::ipc::{checksum, TransferJob};
 use crate::error::Result;
 use crate::grid::SharedBytes;
+use crate::units::Seconds;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -382,16 +383,16 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
     for s in stages {
         let _ = writeln!(
             out,
-            "  stage {}: {} tasks, {:.3} s of compute on one core, {:.2}x on {} threads \
-             (serial fraction {:.2}), {:.1} MB through pipes, coordinator {:.3} s",
+            "  stage {}: {} tasks, {} of compute on one core, {:.2}x on {} threads \
+             (serial fraction {:.2}), {:.1} MB through pipes, coordinator {}",
             s.name,
             s.tasks,
-            s.compute.as_secs_f64(),
+            Seconds::from(s.compute),
             s.thread_speedup,
             s.threads_measured,
             serial_fraction(s.thread_speedup, s.threads_measured),
             s.pipe_bytes as f64 / 1e6,
-            s.coordinator.as_secs_f64()
+            Seconds::from(s.coordinator)
         );
         if s.over_budget {
             let _ = writeln!(
@@ -409,16 +410,16 @@ pub fn explain(stages: &[StageProfile], costs: &TransportCosts, choice: &Choice)
             ""
         };
         if t.is_finite() {
-            let _ = writeln!(out, "    {:<14} {:>8.3} s{mark}", spec.to_string(), t);
+            let _ = writeln!(out, "    {:<14} {:>9}{mark}", spec.to_string(), Seconds(*t));
         } else {
             let _ = writeln!(out, "    {:<14}  ruled out", spec.to_string());
         }
     }
     let _ = writeln!(
         out,
-        "  profiling took {:.3} s, {:.3} s of it on work the job keeps",
-        choice.profiling.as_secs_f64(),
-        choice.kept.as_secs_f64()
+        "  profiling took {}, {} of it on work the job keeps",
+        Seconds::from(choice.profiling),
+        Seconds::from(choice.kept)
     );
     out
 }
@@ -589,13 +590,12 @@ impl Selector {
         for (stage, choice) in &self.choices {
             let took = actual.iter().find(|(s, _)| s == stage).map_or(f64::NAN, |a| a.1);
             out.push_str(&format!(
-                "auto: {stage} on {} (predicted {:.2} s, took {:.2} s; profiling {:.3} s, \
-                 {:.3} s of it kept)\n",
+                "auto: {stage} on {} (predicted {}, took {}; profiling {}, {} of it kept)\n",
                 choice.spec,
-                choice.predicted(),
-                took,
-                choice.profiling.as_secs_f64(),
-                choice.kept.as_secs_f64()
+                Seconds(choice.predicted()),
+                Seconds(took),
+                Seconds::from(choice.profiling),
+                Seconds::from(choice.kept)
             ));
         }
         out

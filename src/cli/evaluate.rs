@@ -6,6 +6,7 @@ use medimpute::grid::{Axes, Grid};
 use medimpute::impute::evaluate::evaluate;
 use medimpute::impute::Method;
 use medimpute::pipeline::first_bin_hours;
+use medimpute::units::Seconds;
 use medimpute::{Error, Result};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -60,17 +61,17 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     let _ = writeln!(
         out,
         "{:<12} {:>12} {:>12} {:>12} {:>10}",
-        "method", "RMSE/sd", "RMSE", "MAE", "time (s)"
+        "method", "RMSE/sd", "RMSE", "MAE", "time"
     );
     for s in &scores {
         let _ = writeln!(
             out,
-            "{:<12} {:>12.4} {:>12.4} {:>12.4} {:>10.2}",
+            "{:<12} {:>12.4} {:>12.4} {:>12.4} {:>10}",
             s.method.name(),
             s.mean_rmse_over_sd,
             s.mean_rmse,
             s.mean_mae,
-            s.elapsed.as_secs_f64()
+            Seconds::from(s.elapsed)
         );
     }
     let _ = writeln!(out, "\nper item, RMSE/sd:");

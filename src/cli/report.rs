@@ -4,6 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medimpute::grid::Axes;
 use medimpute::impute::ImputeReport;
 use medimpute::sampling::SampleReport;
+use medimpute::units::Seconds;
 use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -58,12 +59,12 @@ pub fn sample_summary(report: &SampleReport, out: Option<&Path>, backend: &str) 
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "sampled {} rows ({:.1} MB of CSV, {:.1} MB on disk) in {:.2} s on {backend}: \
+        "sampled {} rows ({:.1} MB of CSV, {:.1} MB on disk) in {} on {backend}: \
          {:.0} MB/s, {:.2} M rows/s",
         count(rows.read),
         megabytes(report.csv_bytes),
         megabytes(report.disk_bytes),
-        secs,
+        Seconds(secs),
         megabytes(report.csv_bytes) / secs,
         rows.read as f64 / secs / 1e6,
     );
@@ -120,12 +121,12 @@ pub fn impute_summary(report: &ImputeReport, elapsed: Duration) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "imputed {} items in {:.2} s (prepare {:.2} s, train {:.2} s, predict and fill {:.2} s)",
+        "imputed {} items in {} (prepare {}, train {}, predict and fill {})",
         report.items.len(),
-        elapsed.as_secs_f64(),
-        report.prepare.as_secs_f64(),
-        report.train.as_secs_f64(),
-        report.predict.as_secs_f64()
+        Seconds::from(elapsed),
+        Seconds::from(report.prepare),
+        Seconds::from(report.train),
+        Seconds::from(report.predict)
     );
     let observed: u64 = report.items.iter().map(|i| i.observed).sum();
     let _ = writeln!(s, "  {:<28} {:>14}", "bins observed", count(observed));
@@ -155,18 +156,18 @@ pub fn impute_summary(report: &ImputeReport, elapsed: Duration) -> String {
 /// What the worker processes did: tasks, compute against their time alive, bytes over pipes.
 pub fn pool_summary(stats: &medimpute::backend::PoolStats) -> String {
     format!(
-        "workers: {} processes, {} tasks, {:.2} s inside tasks of {:.2} s x {} alive \
+        "workers: {} processes, {} tasks, {} inside tasks of {} x {} alive \
          ({:.1}% outside compute), {:.1} MB sent and {:.1} MB received over pipes, \
-         started in {:.0} ms, {} replaced\n",
+         started in {}, {} replaced\n",
         stats.workers,
         stats.tasks,
-        stats.compute.as_secs_f64(),
-        stats.alive.as_secs_f64(),
+        Seconds::from(stats.compute),
+        Seconds::from(stats.alive),
         stats.workers,
         100.0 * stats.outside_compute(),
         stats.bytes_sent as f64 / 1e6,
         stats.bytes_received as f64 / 1e6,
-        stats.startup.as_secs_f64() * 1e3,
+        Seconds::from(stats.startup),
         stats.replaced
     )
 }

@@ -10,6 +10,7 @@ use medimpute::impute::profile as impute_profile;
 use medimpute::pipeline::{find_event_tables, find_table, first_bin_hours, observed_path, run_job};
 use medimpute::sampling::profile;
 use medimpute::sampling::{Plan, SampleInputs, SampleOptions};
+use medimpute::units::Seconds;
 use medimpute::{Error, Result};
 use std::path::PathBuf;
 
@@ -129,8 +130,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         ])
     );
     println!(
-        "total {:.2} s; wrote {}, {} and its .axes.json",
-        (sampled.elapsed + impute_time).as_secs_f64(),
+        "total {}; wrote {}, {} and its .axes.json",
+        Seconds::from(sampled.elapsed + impute_time),
         args.out.display(),
         observed_path(&args.out).display()
     );
