@@ -31,6 +31,9 @@ const LANES: usize = 8;
 impl Forest {
     /// The forest's prediction for every row of `data`: the mean of its trees' predictions.
     ///
+    /// Holds, meanwhile, a row-major copy of the rows, the distinct ones, and a table of them:
+    /// about three times `data`'s size. Imputation asks in batches of 256 admissions.
+    ///
     /// # Panics
     /// If `data` has fewer features than the trees were trained on, or the forest has no tree.
     pub fn predict(&self, data: &Dataset) -> Vec<f32> {
