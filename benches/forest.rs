@@ -52,16 +52,8 @@ fn bench_forest(c: &mut Criterion) {
     fit.finish();
 
     let forest = Forest::fit(&train, &y, &ForestParams::default(), 0, 0);
-    let mut predict = c.benchmark_group("forest_predict_2000rows_100trees");
-    predict.throughput(Throughput::Elements(test.n_rows() as u64));
-    for threads in [1, cores] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        // Imputing missing bins: rows/s through 100 deep trees (memory latency bound, not arithmetic).
-        predict.bench_function(format!("{threads}_threads"), |b| {
-            b.iter(|| pool.install(|| forest.predict(&test)))
-        });
-    }
-    predict.finish();
+    // Imputing missing bins: rows/s through 100 deep trees (memory latency bound, not arithmetic).
+    bench_predict(c, "forest_predict_2000rows_100trees", &forest, &test, cores);
 
     // Imputation's rows repeat (`rf-medlens` predicted 2.25 M bins of a 400-subject export,
     // 34% of them distinct): the same 2,000 rows three times over, each distinct row walked
@@ -70,12 +62,17 @@ fn bench_forest(c: &mut Criterion) {
         .map(|r| (0..test.n_features()).map(|j| test.column(j)[r % test.n_rows()]).collect())
         .collect();
     let repeated = Dataset::from_rows(&rows);
-    let mut predict = c.benchmark_group("forest_predict_6000rows_2000distinct_100trees");
-    predict.throughput(Throughput::Elements(repeated.n_rows() as u64));
+    bench_predict(c, "forest_predict_6000rows_2000distinct_100trees", &forest, &repeated, cores);
+}
+
+/// A group predicting `rows` with `forest` on 1 thread and on `cores`, in rows per second.
+fn bench_predict(c: &mut Criterion, group: &str, forest: &Forest, rows: &Dataset, cores: usize) {
+    let mut predict = c.benchmark_group(group);
+    predict.throughput(Throughput::Elements(rows.n_rows() as u64));
     for threads in [1, cores] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         predict.bench_function(format!("{threads}_threads"), |b| {
-            b.iter(|| pool.install(|| forest.predict(&repeated)))
+            b.iter(|| pool.install(|| forest.predict(rows)))
         });
     }
     predict.finish();
