@@ -22,6 +22,7 @@ use crate::bench::table::summary;
 use crate::error::{Error, Result};
 use crate::grid::{ByteStorage, SharedBytes};
 use crate::jobs::JobSpec;
+use crate::units::{three_digits, time_unit, Seconds};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
@@ -366,9 +367,9 @@ fn progress_line(r: &SizeResult) -> String {
     format!(
         "bench ipc: {:>8}: memcpy {}, pipe {}, shm {} (median)",
         r.label,
-        human(r.memcpy.median_s),
-        human(r.pipe.median_s),
-        human(r.shm.median_s)
+        Seconds(r.memcpy.median_s),
+        Seconds(r.pipe.median_s),
+        Seconds(r.shm.median_s)
     )
 }
 
@@ -421,32 +422,6 @@ pub fn to_markdown(report: &IpcReport) -> String {
 fn median_min(t: &Timing) -> String {
     let (scale, unit) = time_unit(t.median_s);
     format!("{} ({}) {unit}", three_digits(t.median_s * scale), three_digits(t.min_s * scale))
-}
-
-fn human(seconds: f64) -> String {
-    let (scale, unit) = time_unit(seconds);
-    format!("{} {unit}", three_digits(seconds * scale))
-}
-
-/// The unit that puts `seconds` in [1, 1000).
-fn time_unit(seconds: f64) -> (f64, &'static str) {
-    match seconds {
-        s if s < 1e-6 => (1e9, "ns"),
-        s if s < 1e-3 => (1e6, "µs"),
-        s if s < 1.0 => (1e3, "ms"),
-        _ => (1.0, "s"),
-    }
-}
-
-/// Three significant digits for values below 1000 (a minimum may fall below 1 in its median's
-/// unit).
-fn three_digits(x: f64) -> String {
-    match x {
-        x if x < 1.0 => format!("{x:.3}"),
-        x if x < 10.0 => format!("{x:.2}"),
-        x if x < 100.0 => format!("{x:.1}"),
-        x => format!("{x:.0}"),
-    }
 }
 
 const UNITS: [(usize, &str, &str); 3] =
@@ -504,9 +479,9 @@ mod tests {
 
     #[test]
     fn times_keep_three_digits_and_min_shares_the_median_unit() {
-        assert_eq!(human(0.000_012_34), "12.3 µs");
-        assert_eq!(human(1.5), "1.50 s");
-        assert_eq!(human(0.25), "250 ms");
+        assert_eq!(Seconds(0.000_012_34).to_string(), "12.3 µs");
+        assert_eq!(Seconds(1.5).to_string(), "1.50 s");
+        assert_eq!(Seconds(0.25).to_string(), "250 ms");
         let t = Timing::of(&[
             Duration::from_micros(1200),
             Duration::from_micros(998),
