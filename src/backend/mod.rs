@@ -158,8 +158,8 @@ impl fmt::Display for BackendSpec {
 /// first read cost 72-117 us on this VM (five `bench-job` runs). Read at start-up, a job that
 /// names its workers would pay that for nothing, and `auto`'s cost would merely leave the
 /// clock of `bench auto`, which does not time a process's start-up (tried in session 14, and
-/// undone for that reason). `auto` reads them on its pool's first thread instead, while the
-/// admissions are read ([`select::Selector::new`]).
+/// undone for that reason). `auto` asks its pool's first thread to read them while the
+/// admissions are read ([`select::Selector::new`]), which is done in time only sometimes.
 pub fn available_cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -469,10 +469,14 @@ impl Selector {
     /// caller reads the admissions rather than before the first profile's clocks. (A pool
     /// that fails to start is started again, and its error reported, when first needed.)
     ///
-    /// The pool is sized by the affinity mask (one system call), and its first thread reads
-    /// the cores available, the cgroup's quota included (72-117 us on this VM), meanwhile:
-    /// before, the selector read them first, on the job's critical path. Where a quota
-    /// allows fewer cores than the mask, the first profile starts the pool again at its size.
+    /// The pool is sized by the affinity mask (one system call), and its first thread is asked
+    /// to read the cores available, the cgroup's quota included (72-117 us on this VM),
+    /// meanwhile: before, the selector read them first, on the job's critical path. New
+    /// threads are slow to start here, though (their first task ran 218-567 us after the
+    /// pool's start in session 15's trace of a 3 ms job): the read was done when the first
+    /// profile needed the cores in 5 of 15 runs, and in the other 10 the caller waited for it
+    /// or read them itself (36-112 us). Where a quota allows fewer cores than the mask, the
+    /// first profile starts the pool again at its size.
     pub fn new(args: SelectorOptions) -> Self {
         let mut selector =
             Selector { args, costs: None, pool: None, pool_up: false, choices: Vec::new() };
