@@ -13,9 +13,10 @@
 //!   (and so does the work its profiles do for the job: the sampling profile parses the head
 //!   of a table and the imputation's imputes a few items, which the run keeps);
 //! - one untimed warm-up run per workload, then at least `runs` rounds, interleaved (round `r`
-//!   of every configuration before round `r + 1` of any), each round starting one
-//!   configuration further along, so that no configuration always follows the same one (in a
-//!   fixed order `auto` always ran right after `shm x2`, and `threads x2` after `serial`);
+//!   of every configuration before round `r + 1` of any), each round in its own shuffled
+//!   [order](super::order), so that no configuration always follows the same one (in a fixed
+//!   order, rotated or not, `auto` ran right after `shm x2` in 6 of 7 rounds, and `threads x2`
+//!   after `serial`);
 //! - a short job gets more rounds, until the warm-up's time times the rounds reaches
 //!   `min_time` (at most [`MAX_ROUNDS`]), as hyperfine runs a command until its runs add up to
 //!   3 s: on this project's VM a 3-50 ms job's runs spread by 10-50%, and the median of five of
@@ -29,6 +30,7 @@
 //!   reported, not turned into an error.
 
 use super::fresh::{self, BenchJob};
+use super::order;
 use super::scaling::{progress_bar, remove_grid, Reference};
 use crate::backend::select::{candidates, same_backend, Selector, SelectorOptions};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
@@ -534,9 +536,8 @@ pub fn run(options: &AutoOptions) -> Result<String> {
             let configurations = specs.len() + 1;
             for r in 0..rounds {
                 let round = format!("run {}/{rounds}", r + 1);
-                for k in 0..configurations {
+                for c in order::round_order(configurations, r) {
                     cancel::check()?;
-                    let c = (k + r) % configurations;
                     let label = match outcome.candidates.get(c) {
                         Some((spec, _)) => format!("{name}: {spec} {round}"),
                         None => format!("{name}: auto {round}"),
@@ -621,7 +622,7 @@ fn report(
         md,
         "- at least {} timed runs per configuration, and for short jobs as many as make about \
          {} s of the warm-up's time (at most {MAX_ROUNDS}; the rounds column of the last table), \
-         interleaved (each round starting one configuration further along), after one untimed \
+         interleaved (each round in its own shuffled order), after one untimed \
          warm-up run; medians compared; each run starts its backend (worker processes \
          included), samples, imputes, writes the grid; auto's runs include its profiling and \
          transport measurements; its profiling time counts what measuring cost, not the \

@@ -3,7 +3,8 @@
 //!
 //! One pool per transport, one worker each, both alive for the whole run. For every size the
 //! payload is generated once, copied once into a shared segment, and then each repeat times, in
-//! a rotating order so that no contender always runs on a cache the previous one warmed:
+//! its own shuffled [order](super::order) so that no contender always runs on a cache the same
+//! one warmed:
 //!
 //! - `pipe`: one task whose input travels over the worker's stdin;
 //! - `shm`: one task whose input is the segment, of which only the name crosses the pipe;
@@ -258,7 +259,7 @@ pub struct IpcReport {
     pub sizes: Vec<SizeResult>,
 }
 
-/// The contenders, in the order of the first repeat (later repeats rotate it).
+/// The contenders; each repeat runs them in its own order.
 #[derive(Clone, Copy)]
 enum Contender {
     Pipe,
@@ -296,8 +297,7 @@ fn measure_size(
     }
     let mut samples: Samples = Default::default();
     for round in 0..repeats {
-        for k in 0..CONTENDERS.len() {
-            let slot = (round + k) % CONTENDERS.len();
+        for slot in super::order::round_order(CONTENDERS.len(), round) {
             samples[slot].push(once(CONTENDERS[slot], transports, &mut buffers)?);
         }
         progress.inc(1);

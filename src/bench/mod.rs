@@ -3,6 +3,8 @@
 //! - [`auto`]: how good `--backend auto` is: every candidate and auto's choice on a set of
 //!   workloads, auto's time against the best, and what its profiling costs;
 //! - [`fresh`]: each timed job of those two in a fresh process, as a user runs it;
+//! - [`order`]: the order of each round's configurations, shuffled so that none always
+//!   follows the same one;
 //! - [`ipc`]: moving a task's data to a worker process over a pipe or through shared memory,
 //!   against a `memcpy` of the same bytes;
 //! - [`scaling`]: the study's Table 1 (T_p, sigma, median, S_p, E_p) per backend and worker
@@ -12,6 +14,7 @@
 pub mod auto;
 pub mod fresh;
 pub mod ipc;
+pub mod order;
 pub mod plot;
 pub mod scaling;
 pub mod table;

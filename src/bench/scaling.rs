@@ -5,7 +5,8 @@
 //! - `serial` runs at `p = 1` only (its mean is `T_1`); every other backend at each `p`;
 //! - one untimed warm-up run of the first configuration fills the page cache;
 //! - runs are interleaved (run `r` of every configuration before run `r + 1` of any), so that
-//!   drift on a noisy machine hits every configuration alike;
+//!   drift on a noisy machine hits every configuration alike, each round in its own shuffled
+//!   [order](super::order), so that none always runs after the same one;
 //! - every timed run's grid must be byte-identical to the warm-up's, or the benchmark fails:
 //!   parallelism may change the time and nothing else;
 //! - worker counts above the machine's cores are run and marked oversubscribed, never dropped;
@@ -13,6 +14,7 @@
 //!   (serial, thread pool, process pool), as a subprocess from start to exit.
 
 use super::fresh::BenchJob;
+use super::order;
 use super::plot::{speedup_png, speedup_svg};
 use super::table::{table, to_csv, to_json, to_markdown, Measurement, Row};
 use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
@@ -473,7 +475,8 @@ pub fn run(options: &ScalingOptions) -> Result<String> {
         check(&configs[0], &format!("{} (warm-up)", configs[0].label()))?;
         bar.inc(1);
         for r in 0..options.runs {
-            for (config, measurement) in configs.iter().zip(&mut measurements) {
+            for c in order::round_order(configs.len(), r) {
+                let (config, measurement) = (&configs[c], &mut measurements[c]);
                 cancel::check()?;
                 let label = format!("{} run {}/{}", config.label(), r + 1, options.runs);
                 bar.set_message(label.clone());
@@ -570,7 +573,8 @@ fn report(
     );
     let _ = writeln!(
         md,
-        "- {} timed runs per configuration, interleaved, after one untimed warm-up run; each \
+        "- {} timed runs per configuration, interleaved (each round in its own shuffled order), \
+         after one untimed warm-up run; each \
          run starts the backend (worker processes included), samples, imputes and writes the \
          grid; T_1 is serial p=1",
         options.runs
