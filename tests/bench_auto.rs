@@ -61,6 +61,25 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
         }
         assert!(w["ratio"].as_f64().unwrap() > 0.0, "{w}");
         assert!(w["within_10pct"].is_boolean(), "{w}");
+        // The paired ratio sets each round's auto run against the best candidate's run of the
+        // same round.
+        let best = &w["best"]["backend"];
+        let candidates = w["candidates"].as_array().unwrap();
+        let best_runs =
+            candidates.iter().find(|c| &c["label"] == best).unwrap()["runs_s"].as_array().unwrap();
+        let mut ratios: Vec<f64> = auto["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(best_runs)
+            .map(|(a, b)| a["seconds"].as_f64().unwrap() / b.as_f64().unwrap())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        let median =
+            if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
+        let paired = w["paired_ratio"].as_f64().unwrap();
+        assert!((paired - median).abs() <= 1e-9 * median, "{paired} against {median}: {w}");
     }
     let locf = workloads.iter().find(|w| w["method"] == "locf").unwrap();
     assert!(locf["rounds"].as_u64().unwrap() > 1, "{locf}");
