@@ -1,16 +1,17 @@
 //! The order in which one round of a benchmark runs its configurations.
 //!
-//! Why not the same order every round, or that order rotated: a run may slow the one after it
+//! Why not the same order every round, or that order rotated: a run can slow the one after it
 //! (worker processes still exiting, memory the host takes back after a large free), so a
-//! configuration that always follows the same one would carry that one's after-effects in
-//! every run. Rotating a fixed order does not help: within a round each configuration still
-//! follows the same neighbour. Until session 16 `bench auto` did that, and `auto` followed
-//! `shm x2` in 6 of 7 rounds while `threads x2` followed `serial`. Measured apart (a 5 ms job,
-//! 60 and 150 pairs), the effect was small and went both ways: after `shm x2` rather than
-//! `serial`, `auto` took 0.22 and 0.07 ms longer, `threads x2` 0.13 ms less and 0.19 ms more.
-//! So this is for fairness, not a correction of a known bias. Each round is a fresh shuffle,
-//! drawn from a seed that is the round's number, so each configuration follows each other
-//! about equally often and a benchmark's order can be replayed.
+//! configuration that always follows the same one carries that one's after-effects in every
+//! run. Rotating a fixed order does not help: within a round each configuration still follows
+//! the same neighbour. Until session 16 `bench auto` did that, and `auto` followed `shm x2` in
+//! 6 of 7 rounds while `threads x2` followed `serial`. Measured apart on the benchmark's
+//! smallest job (`tools/auto_predecessor.py`, five series of 60-150 pairs each, the first two
+//! with a draft of it; 4.8-5.8 ms jobs), a run right after `shm x2` took longer than one right
+//! after `serial` in 9 of 10 comparisons, by 0.06-0.25 ms (1-5% of the job; the tenth: 0.13 ms
+//! less), `auto` and `threads x2` alike: a cost the old order charged to `auto` alone. Each round is a fresh shuffle, drawn from a seed
+//! that is the round's number, so each configuration follows each other about equally often
+//! and a benchmark's order can be replayed.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
