@@ -112,6 +112,13 @@ const WINDOW: usize = 8 << 20;
 /// previous one is being written, so filling and writing overlap and the page cache never
 /// holds the file. Memory is two windows, whatever the size of the file.
 ///
+/// A file smaller than one window goes through the page cache instead: a direct write waits
+/// for the device, which costs more than the page cache's few fresh pages. Measured with the
+/// observed mask of `medimpute run --method locf --backend threads --workers 2` on generated
+/// exports (15 alternating runs each, medians of the imputation stage, which writes it): a 33
+/// KB mask took 0.944 ms direct and 0.751 ms buffered, a 2.2 MB one 9.05 and 8.78 ms, an 11.6
+/// MB one 35.4 and 35.6 ms, and a 30 MB one 83.1 ms direct against 101 ms buffered.
+///
 /// Before, the whole file was mapped and each thread filled its part through the mapping: the
 /// kernel then zeroed every new page before the copy (a `memset` inside the page faults: 28%
 /// of a 77-item `medimpute sample` in `perf`), as a buffered `write` would have backed them.
@@ -142,12 +149,16 @@ fn write_in_windows(
         return Ok(file);
     }
     let threads = threads.max(1);
+    let mut writer = if len < window {
+        direct::WindowWriter::buffered(file.as_file())
+    } else {
+        direct::WindowWriter::new(file.as_file())
+    };
     let window = window.max(threads * PART_MIN).min(len).next_multiple_of(direct::ALIGN);
     let mut buffers = [
         memmap2::MmapMut::map_anon(window).map_err(out_err)?,
         memmap2::MmapMut::map_anon(if len > window { window } else { 1 }).map_err(out_err)?,
     ];
-    let mut writer = direct::WindowWriter::new(file.as_file());
     // The window filled last and not yet written: (its buffer, its length, its file offset).
     let mut pending: Option<(usize, usize, u64)> = None;
     for (k, start) in (0..len).step_by(window).enumerate() {
@@ -306,6 +317,35 @@ mod tests {
             persist(staged.unwrap(), &dest).unwrap();
             let back = std::fs::read(&dest).unwrap();
             assert!(back[128..] == *bytemuck::cast_slice::<f32, u8>(&values), "{threads} threads");
+        }
+    }
+
+    /// Whether `file` is open for direct I/O.
+    #[cfg(target_os = "linux")]
+    fn is_direct(file: &std::fs::File) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor the caller owns, with integer arguments only.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        flags >= 0 && flags & libc::O_DIRECT != 0
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_smaller_than_a_window_goes_through_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = vec![5u8; 3 * direct::ALIGN];
+        let fill = |at: usize, part: &mut [u8]| part.copy_from_slice(&body[at..at + part.len()]);
+        let dest = dir.path().join("small.bin");
+        let staged = write_in_windows(&dest, b"HEAD", body.len(), 2, WINDOW, &fill).unwrap();
+        assert!(!is_direct(staged.as_file()), "a 12 KiB file was written with direct I/O");
+        // The same bytes in windows smaller than the file: direct, where the file system (ext4
+        // here) takes it. Only the small file's side is asserted: tmpfs may refuse direct I/O.
+        let dest = dir.path().join("large.bin");
+        let staged = write_in_windows(&dest, b"HEAD", body.len(), 2, direct::ALIGN, &fill);
+        let staged = staged.unwrap();
+        if is_direct(staged.as_file()) {
+            persist(staged, &dest).unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap().len(), 4 + body.len());
         }
     }
 

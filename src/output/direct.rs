@@ -6,7 +6,9 @@
 //! writing costs on this project's VM (every fresh page is a fault the host must serve).
 //! `dd` of 906 MB to `/tmp` there: 1.1-2.3 s buffered, 0.35-0.6 s with `oflag=direct`
 //! (docs/benchmarks.md). For grids larger than RAM, buffered writes would also evict the
-//! pages of the export the next job reads.
+//! pages of the export the next job reads. A small file is the other way round: a direct write
+//! waits for the device, and the caller writes a file smaller than one window
+//! [`buffered`](WindowWriter::buffered).
 //!
 //! Direct I/O wants the buffer, the file offset and the length aligned to the device's block:
 //! windows are page-aligned anonymous maps of a multiple of [`ALIGN`] bytes, and the last one
@@ -32,6 +34,12 @@ impl<'f> WindowWriter<'f> {
     /// Switches `file` to direct I/O if the platform and file system allow it.
     pub fn new(file: &'f File) -> Self {
         Self::with_align(file, ALIGN)
+    }
+
+    /// Writes through the page cache: for a file too small for direct I/O to pay (see
+    /// [`write_staged_in_parts`](crate::output::write_staged_in_parts)).
+    pub fn buffered(file: &'f File) -> Self {
+        WindowWriter { file, direct: false, align: ALIGN }
     }
 
     fn with_align(file: &'f File, align: usize) -> Self {
