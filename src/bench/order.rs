@@ -9,9 +9,11 @@
 //! smallest job (`tools/auto_predecessor.py`, five series of 60-150 pairs each, the first two
 //! with a draft of it; 4.8-5.8 ms jobs), a run right after `shm x2` took longer than one right
 //! after `serial` in 9 of 10 comparisons, by 0.06-0.25 ms (1-5% of the job; the tenth: 0.13 ms
-//! less), `auto` and `threads x2` alike: a cost the old order charged to `auto` alone. Each round is a fresh shuffle, drawn from a seed
-//! that is the round's number, so each configuration follows each other about equally often
-//! and a benchmark's order can be replayed.
+//! less), `auto` and `threads x2` alike: a cost the old order charged to `auto` alone.
+//!
+//! Each round is a fresh shuffle, drawn from a seed that is the round's number, so each
+//! configuration follows each other about equally often and a benchmark's order can be
+//! replayed.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

@@ -111,8 +111,7 @@ pub fn sample_summary(report: &SampleReport, out: Option<&Path>, backend: &str) 
 /// A spinner for work without a known size.
 ///
 /// It ticks on a thread of its own, started only where it is drawn (stderr a terminal): a
-/// hidden spinner's thread would cost a thread start (a tenth of a millisecond or so on this
-/// project's VM) in every scripted run, for nothing.
+/// hidden spinner's thread would be a thread start in every scripted run, for nothing.
 pub fn spinner(label: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_message(label.to_string());
