@@ -64,13 +64,18 @@ def run_once(binary, body, out):
     return json.loads(done.stdout)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_job_arguments(parser):
+    """The `run` job's arguments, which `request` reads."""
     parser.add_argument("--export", required=True, help="plain-CSV export directory")
     parser.add_argument("--items", required=True, help="item ids, comma separated")
     parser.add_argument("--method", default="locf")
     parser.add_argument("--hours", type=int, default=720)
     parser.add_argument("--trees", type=int, default=None)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_job_arguments(parser)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("binaries", nargs="+")

@@ -27,11 +27,7 @@ import auto_overhead  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--export", required=True, help="plain-CSV export directory")
-    parser.add_argument("--items", required=True, help="item ids, comma separated")
-    parser.add_argument("--method", default="locf")
-    parser.add_argument("--hours", type=int, default=720)
-    parser.add_argument("--trees", type=int, default=None)
+    auto_overhead.add_job_arguments(parser)
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--before", default="serial,shm2", help="predecessors")
     parser.add_argument("--timed", default="threads,auto", help="configurations timed")
