@@ -86,6 +86,9 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
     let totals = &json["totals"];
     assert_eq!(totals["workloads"].as_u64().unwrap() as usize, workloads.len());
     assert!(totals["profiling_share_max"].as_f64().unwrap() > 0.0, "{totals}");
+    let paired_within =
+        workloads.iter().filter(|w| w["paired_ratio"].as_f64().unwrap() <= 1.10).count();
+    assert_eq!(totals["within_10pct_paired"].as_u64().unwrap() as usize, paired_within);
 }
 
 #[test]

@@ -597,12 +597,29 @@ pub fn run(options: &AutoOptions) -> Result<String> {
     Ok(format!("{markdown}{listing}"))
 }
 
-/// The totals: (workloads within 10%, share within, median and max profiling share).
-fn totals(outcomes: &[Outcome]) -> (usize, f64, f64, f64) {
+/// What the report and the JSON total over the workloads.
+struct Totals {
+    /// Workloads where auto is within 10% of the best candidate, and their share.
+    within: usize,
+    share: f64,
+    /// Workloads within 10% by the paired ratio (shown, not judged).
+    within_paired: usize,
+    /// Median and max of the workloads' profiling shares.
+    median_share: f64,
+    max_share: f64,
+}
+
+fn totals(outcomes: &[Outcome]) -> Totals {
     let within = outcomes.iter().filter(|o| o.within()).count();
+    let within_paired = outcomes.iter().filter(|o| o.paired_ratio() <= WITHIN).count();
     let shares: Vec<f64> = outcomes.iter().map(Outcome::profiling_share).collect();
-    let max = shares.iter().copied().fold(f64::NAN, f64::max);
-    (within, within as f64 / outcomes.len().max(1) as f64, median(&shares), max)
+    Totals {
+        within,
+        share: within as f64 / outcomes.len().max(1) as f64,
+        within_paired,
+        median_share: median(&shares),
+        max_share: shares.iter().copied().fold(f64::NAN, f64::max),
+    }
 }
 
 fn met(ok: bool) -> &'static str {
@@ -693,7 +710,7 @@ fn report(
         );
     }
 
-    let (within, share, median_share, max_share) = totals(outcomes);
+    let Totals { within, share, within_paired, median_share, max_share } = totals(outcomes);
     md.push_str("\n## Totals\n\n");
     let _ = writeln!(
         md,
@@ -704,11 +721,10 @@ fn report(
         100.0 * TARGET_WITHIN_SHARE,
         met(share >= TARGET_WITHIN_SHARE)
     );
-    let paired = outcomes.iter().filter(|o| o.paired_ratio() <= WITHIN).count();
     let _ = writeln!(
         md,
         "- paired (auto over the best candidate round by round, median over the rounds; shown \
-         beside the target, not judged): within 10% on {paired} of {} workloads",
+         beside the target, not judged): within 10% on {within_paired} of {} workloads",
         outcomes.len()
     );
     let _ = writeln!(
@@ -756,7 +772,7 @@ fn to_json(
     cores: usize,
     target: usize,
 ) -> serde_json::Value {
-    let (within, share, median_share, max_share) = totals(outcomes);
+    let Totals { within, share, within_paired, median_share, max_share } = totals(outcomes);
     let workloads: Vec<serde_json::Value> = outcomes
         .iter()
         .map(|o| {
@@ -856,7 +872,7 @@ fn to_json(
             "workloads": outcomes.len(),
             "within_10pct": within,
             "within_10pct_share": share,
-            "within_10pct_paired": outcomes.iter().filter(|o| o.paired_ratio() <= WITHIN).count(),
+            "within_10pct_paired": within_paired,
             "target_within_10pct_share": TARGET_WITHIN_SHARE,
             "within_target_met": share >= TARGET_WITHIN_SHARE,
             "profiling_share_median": median_share,
