@@ -258,6 +258,9 @@ pub fn profile(
         .sum();
     let grid_bytes = (shape.len() * 4) as u64;
     let all_blocks = options.method.uses_partners();
+    // One reading of the clock for both, so that the kept work never exceeds the profile's
+    // time (read twice, it could by the nanoseconds between the readings).
+    let profiling = started.elapsed();
     let profile = StageProfile {
         name,
         tasks: 2 * others.len() as u64 + tree_tasks,
@@ -275,8 +278,8 @@ pub fn profile(
         pipe_bytes_per_worker: if all_blocks { grid_bytes } else { 0 },
         coordinator: Duration::ZERO,
         floor: Duration::ZERO,
-        profiling: started.elapsed(),
-        kept: Duration::from_secs_f64(kept).min(started.elapsed()),
+        profiling,
+        kept: Duration::from_secs_f64(kept).min(profiling),
         over_budget: false,
     };
     Ok((profile, filled.into_iter().map(|(item, _)| item).collect()))

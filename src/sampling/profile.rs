@@ -234,6 +234,9 @@ fn profile_within(
     } else {
         Duration::ZERO
     };
+    // One reading of the clock for both, so that the kept work never exceeds the profile's
+    // time (read twice, it could by the nanoseconds between the readings).
+    let profiling = started.elapsed();
     let profile = StageProfile {
         name: "sample",
         tasks: (total_csv / PIECE_BYTES as f64).ceil() as u64,
@@ -247,8 +250,8 @@ fn profile_within(
         pipe_bytes_per_worker: 0,
         coordinator: scale(costs.append, by),
         floor: inflate,
-        profiling: started.elapsed(),
-        kept: Duration::from_secs_f64(kept).min(started.elapsed()),
+        profiling,
+        kept: Duration::from_secs_f64(kept).min(profiling),
         over_budget,
     };
     let head = keepable.then(|| {
