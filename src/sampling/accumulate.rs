@@ -159,6 +159,9 @@ pub struct Accumulator<'g> {
     phase: Phase<'g>,
     /// Where dense sums go and means end up, if the caller has the grid in memory.
     target: Option<&'g mut [f32]>,
+    /// Fewest items a thread takes at once: 1, or every item to work on the current thread
+    /// alone ([`Accumulator::on_one_thread`]).
+    min_items: usize,
 }
 
 enum Phase<'g> {
@@ -207,6 +210,7 @@ impl<'g> Accumulator<'g> {
             held: 0,
             phase: Phase::Held(vec![Vec::new(); shape.items]),
             target: None,
+            min_items: 1,
         }
     }
 
@@ -223,6 +227,14 @@ impl<'g> Accumulator<'g> {
         self
     }
 
+    /// Works on the current thread alone, though called on a pool of several: the sampling
+    /// profile times what its events cost one core, on a thread of the pool it profiles with,
+    /// rather than starting a thread of its own.
+    pub fn on_one_thread(mut self) -> Self {
+        self.min_items = usize::MAX;
+        self
+    }
+
     /// Adds the events of `pieces`, given in file order, items in parallel on the current
     /// rayon pool.
     pub fn add<P: PieceEvents>(&mut self, pieces: &[P]) {
@@ -234,17 +246,23 @@ impl<'g> Accumulator<'g> {
         }
         self.held += incoming;
         match &mut self.phase {
-            Phase::Held(held) => held.par_iter_mut().enumerate().for_each(|(item, events)| {
-                events.reserve(pieces.iter().map(|p| p.event_count(item)).sum());
-                for piece in pieces {
-                    piece.for_each_event(item, |event| events.push(event));
-                }
-            }),
-            Phase::Dense(dense) => dense.each_item(self.block, |item, sums, counts, overflow| {
-                for piece in pieces {
-                    piece.for_each_event(item, |e| add_event(e, sums, counts, overflow));
-                }
-            }),
+            Phase::Held(held) => {
+                held.par_iter_mut().with_min_len(self.min_items).enumerate().for_each(
+                    |(item, events)| {
+                        events.reserve(pieces.iter().map(|p| p.event_count(item)).sum());
+                        for piece in pieces {
+                            piece.for_each_event(item, |event| events.push(event));
+                        }
+                    },
+                )
+            }
+            Phase::Dense(dense) => {
+                dense.each_item(self.block, self.min_items, |item, sums, counts, overflow| {
+                    for piece in pieces {
+                        piece.for_each_event(item, |e| add_event(e, sums, counts, overflow));
+                    }
+                })
+            }
         }
     }
 
@@ -261,7 +279,7 @@ impl<'g> Accumulator<'g> {
             overflow: vec![FxHashMap::default(); self.shape.items],
         };
         if let Phase::Held(held) = &mut self.phase {
-            dense.each_item(self.block, |item, sums, counts, overflow| {
+            dense.each_item(self.block, self.min_items, |item, sums, counts, overflow| {
                 for &event in &held[item] {
                     add_event(event, sums, counts, overflow);
                 }
@@ -272,10 +290,10 @@ impl<'g> Accumulator<'g> {
 
     /// Turns the sums into means, on the current rayon pool.
     pub fn finish(self) -> Bins<'g> {
-        let Accumulator { block, phase, target, .. } = self;
+        let Accumulator { block, phase, target, min_items, .. } = self;
         match phase {
             Phase::Held(held) => {
-                let means = held_means(&held, block);
+                let means = held_means(&held, block, min_items == usize::MAX);
                 drop(held);
                 let observed = means.iter().map(|m| m.offsets.len() as u64).collect();
                 Bins { block, observed, means: Means::Sparse(means), target }
@@ -286,6 +304,7 @@ impl<'g> Accumulator<'g> {
                     .par_chunks_mut(block)
                     .zip(counts.bytes().par_chunks(block))
                     .zip(overflow.par_iter())
+                    .with_min_len(min_items)
                     .map(|((sums, counts), overflow)| {
                         let mut observed = 0u64;
                         for (i, (sum, &count)) in sums.iter_mut().zip(counts).enumerate() {
@@ -306,10 +325,12 @@ impl<'g> Accumulator<'g> {
 }
 
 impl Dense<'_> {
-    /// Calls `f(item, sums, counts, overflow)` on each item's block, items in parallel.
+    /// Calls `f(item, sums, counts, overflow)` on each item's block, items in parallel (at
+    /// least `min_items` to a thread).
     fn each_item(
         &mut self,
         block: usize,
+        min_items: usize,
         f: impl Fn(usize, &mut [f32], &mut [u8], &mut FxHashMap<u64, u32>) + Sync,
     ) {
         self.sums
@@ -317,6 +338,7 @@ impl Dense<'_> {
             .par_chunks_mut(block)
             .zip(self.counts.bytes_mut().par_chunks_mut(block))
             .zip(self.overflow.par_iter_mut())
+            .with_min_len(min_items)
             .enumerate()
             .for_each(|(item, ((sums, counts), overflow))| f(item, sums, counts, overflow));
     }
@@ -331,10 +353,11 @@ struct ItemMeans {
 
 /// Each item's observed bins, from its held events: every thread of the current rayon pool
 /// takes items one at a time and sums them in its own scratch block, which it then scans for
-/// the bins it touched (eight count bytes at a time) and leaves zeroed for the next item.
-fn held_means(held: &[Vec<BinEvent>], block: usize) -> Vec<ItemMeans> {
+/// the bins it touched (eight count bytes at a time) and leaves zeroed for the next item. Or
+/// the current thread takes them all, `alone`.
+fn held_means(held: &[Vec<BinEvent>], block: usize, alone: bool) -> Vec<ItemMeans> {
     let next = AtomicUsize::new(0);
-    let done: Vec<Vec<(usize, ItemMeans)>> = rayon::broadcast(|_| {
+    let work = |_| {
         let mut done = Vec::new();
         let (mut sums, mut counts, mut overflow) = (Vec::new(), Vec::new(), FxHashMap::default());
         loop {
@@ -375,7 +398,9 @@ fn held_means(held: &[Vec<BinEvent>], block: usize) -> Vec<ItemMeans> {
             done.push((item, means));
         }
         done
-    });
+    };
+    let done: Vec<Vec<(usize, ItemMeans)>> =
+        if alone { vec![work(())] } else { rayon::broadcast(|_| work(())) };
     let mut means: Vec<ItemMeans> = (0..held.len()).map(|_| ItemMeans::default()).collect();
     for (item, m) in done.into_iter().flatten() {
         means[item] = m;
@@ -575,6 +600,53 @@ mod tests {
         let bins = acc.finish();
         for part in [1, 7, 481, shape.len()] {
             assert!(grid_of(&bins, shape, part) == reference, "parts of {part}");
+        }
+    }
+
+    /// Events that note which pool thread reads them.
+    struct Watched<'a> {
+        by_item: &'a [Vec<BinEvent>],
+        threads: &'a std::sync::Mutex<std::collections::BTreeSet<Option<usize>>>,
+    }
+
+    impl PieceEvents for Watched<'_> {
+        fn for_each_event(&self, item: usize, f: impl FnMut(BinEvent)) {
+            self.threads.lock().unwrap().insert(rayon::current_thread_index());
+            self.by_item[item].iter().copied().for_each(f);
+        }
+        fn event_count(&self, item: usize) -> usize {
+            self.by_item[item].len()
+        }
+    }
+
+    #[test]
+    fn on_one_thread_reads_every_event_on_the_calling_thread_and_sums_the_same_bits() {
+        let shape = GridShape { items: 64, admissions: 3, hours: 11 };
+        let pieces = random_pieces(shape, 4, 11);
+        let slices: Vec<&[Vec<BinEvent>]> = pieces.iter().map(Vec::as_slice).collect();
+        let pool = crate::backend::thread_pool(4, false).unwrap();
+        let reference = pool.install(|| {
+            let mut acc = Accumulator::new(shape);
+            acc.add(&slices);
+            grid_of(&acc.finish(), shape, shape.len())
+        });
+        // Held to the end, and dense from the start.
+        for budget in [None, Some(0)] {
+            let threads = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            let watched: Vec<Watched<'_>> =
+                pieces.iter().map(|p| Watched { by_item: p, threads: &threads }).collect();
+            let (caller, grid) = pool.install(|| {
+                let acc = Accumulator::new(shape).on_one_thread();
+                let mut acc = match budget {
+                    Some(b) => acc.with_budget(b),
+                    None => acc,
+                };
+                acc.add(&watched);
+                (rayon::current_thread_index(), grid_of(&acc.finish(), shape, shape.len()))
+            });
+            assert!(grid == reference, "budget {budget:?}");
+            let threads = threads.into_inner().unwrap();
+            assert_eq!(threads.into_iter().collect::<Vec<_>>(), [caller], "budget {budget:?}");
         }
     }
 

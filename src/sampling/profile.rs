@@ -6,7 +6,7 @@
 //! scale with the bytes to parse: the table sizes, gzip ones by the inflation ratio of the
 //! head. Writing the grid from the bins scales with the grid's size instead.
 
-use super::accumulate::{Accumulator, BinEvent};
+use super::accumulate::{Accumulator, BinEvent, PieceEvents};
 use super::{parse_piece, ParsedPiece, Plan, SampleInputs};
 use crate::backend::select::{median, StageProfile};
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ const PARTS: usize = 6;
 
 /// Largest grid the events' cost is measured on (their bins folded into it): small, as its
 /// pages are fresh memory (see [`event_costs`]).
-const FOLD_BYTES: usize = 256 << 10;
+const FOLD_BYTES: usize = 64 << 10;
 
 /// The share of the sampling's expected time the profile may cost, beyond the records it
 /// parses for the run to keep (`bench auto`'s target for profiling is 5% of the job's time).
@@ -224,7 +224,7 @@ fn profile_within(
     // The budget is checked once more: the events' costs are a fixed cost of their own.
     let over_budget =
         over_budget || fastest.is_some_and(|rate| over(rate, serial_time, pool_time, keepable));
-    let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan)? };
+    let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan, pool) };
 
     // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
@@ -275,50 +275,60 @@ struct EventCosts {
     write_grid: Duration,
 }
 
-/// Times, on one thread alone, adding the events of `parsed` and summing them into bins, with
-/// the events' bins folded into a grid of at most [`FOLD_BYTES`]: these scale with the events,
-/// so with the bytes parsed. Then writing a grid from the sums (NaN between), timed on the
-/// folded grid already touched once (the first-touch page faults of the real grid are every
-/// backend's): that scales with the real grid's size. A folded grid of 8 MiB written twice, as
-/// before, cost 3-17 ms of first-touch faults on a 150-subject export, most of its profile; one
-/// of 1 MiB still took 0.6-0.8 ms of a 30-subject export's 77 items (of a 20 ms job), most of
-/// it touching the grid's fresh pages. At 256 KiB the whole profile there took 0.42-0.47 ms.
-fn event_costs(parsed: &[ParsedPiece], plan: &Plan) -> Result<EventCosts> {
-    let single = crate::backend::thread_pool(1, false)?;
-    // Its thread up before the clock runs (folding the events below gives it the time).
-    single.spawn(|| ());
-    let series_bytes = plan.shape.items * plan.shape.hours * 4;
-    let admissions = (FOLD_BYTES / series_bytes.max(1)).clamp(1, plan.shape.admissions.max(1));
-    let shape = GridShape { admissions, ..plan.shape };
-    let fold = (admissions * plan.shape.hours) as u64;
-    let folded: Vec<Vec<Vec<BinEvent>>> = parsed
-        .iter()
-        .map(|p| {
-            p.by_item
-                .iter()
-                .map(|events| {
-                    events
-                        .iter()
-                        .map(|e| BinEvent { offset: e.offset % fold, value: e.value })
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
-    let batches: Vec<_> = folded.iter().map(Vec::as_slice).collect();
-    let mut accumulator = Accumulator::new(shape);
-    let at = Instant::now();
-    single.install(|| accumulator.add(&batches));
-    let append = at.elapsed();
-    let bins = single.install(|| accumulator.finish());
-    let summed = at.elapsed();
+/// Times, on one thread of `pool` alone (the others idle), adding the events of `parsed` and
+/// summing them into bins, with the events' bins folded into a grid of at most [`FOLD_BYTES`]:
+/// these scale with the events, so with the bytes parsed. Then writing a grid from the sums
+/// (NaN between), timed on the folded grid already touched once (the first-touch page faults
+/// of the real grid are every backend's): that scales with the real grid's size.
+///
+/// What this measuring costs is most of a small export's profile. A folded grid of 8 MiB
+/// written twice, as before, cost 3-17 ms of first-touch faults on a 150-subject export; one
+/// of 1 MiB still took 0.6-0.8 ms of a 30-subject export's 77 items (of a 20 ms job). Until
+/// session 17 the grid was folded in whole admissions (one 77-item admission of 720 hours is
+/// 217 KiB), the events were copied to fold them, and a thread was started to time them on:
+/// 0.28-0.30 ms on that export. Folded in bins per item (64 KiB), read in place, and timed on
+/// a thread of the pool already up: 0.12 ms.
+fn event_costs(parsed: &[ParsedPiece], plan: &Plan, pool: &rayon::ThreadPool) -> EventCosts {
+    let items = plan.shape.items.max(1);
+    let fold = (FOLD_BYTES / 4 / items).clamp(1, plan.shape.item_block_len().max(1));
+    let shape = GridShape { items: plan.shape.items, admissions: 1, hours: fold };
+    let folded: Vec<Folded<'_>> =
+        parsed.iter().map(|p| Folded { by_item: &p.by_item, fold: fold as u64 }).collect();
+    let mut accumulator = Accumulator::new(shape).on_one_thread();
+    // Timed on one thread of the pool, the others idle.
+    let (append, summed, bins) = pool.install(|| {
+        let at = Instant::now();
+        accumulator.add(&folded);
+        let append = at.elapsed();
+        let bins = accumulator.finish();
+        (append, at.elapsed(), bins)
+    });
     let mut written = vec![f32::NAN; shape.len()];
     let at = Instant::now();
     bins.fill(0, &mut written);
     let write_per_value = at.elapsed().as_secs_f64() / shape.len().max(1) as f64;
     drop((bins, written));
     let write_grid = Duration::from_secs_f64(write_per_value * plan.shape.len() as f64);
-    Ok(EventCosts { append, summed, write_grid })
+    EventCosts { append, summed, write_grid }
+}
+
+/// A parsed piece's events with their bins folded into the first `fold` of each item's,
+/// read in place.
+struct Folded<'a> {
+    by_item: &'a [Vec<BinEvent>],
+    fold: u64,
+}
+
+impl PieceEvents for Folded<'_> {
+    fn for_each_event(&self, item: usize, mut f: impl FnMut(BinEvent)) {
+        for e in &self.by_item[item] {
+            f(BinEvent { offset: e.offset % self.fold, value: e.value });
+        }
+    }
+
+    fn event_count(&self, item: usize) -> usize {
+        self.by_item[item].len()
+    }
 }
 
 struct Head {
