@@ -232,6 +232,11 @@ impl Executor {
         Executor::start(spec)
     }
 
+    /// Whether this backend runs its tasks on `pool`.
+    pub fn runs_on(&self, pool: &Arc<rayon::ThreadPool>) -> bool {
+        matches!(self, Executor::Local { pool: own, .. } if Arc::ptr_eq(own, pool))
+    }
+
     /// What runs the job.
     pub fn spec(&self) -> BackendSpec {
         match self {

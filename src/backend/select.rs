@@ -460,6 +460,12 @@ pub struct Selector {
     /// Whether every thread of `pool` has been seen running (once is enough: a profile's first
     /// parallel step wakes them from then on, before its clocks run).
     pool_up: bool,
+    /// Time spent starting `pool` (its threads spawned, then seen running), and whether a stage
+    /// ran on it.
+    pool_start: Duration,
+    pool_ran_a_stage: bool,
+    /// Time spent starting the other backends stages ran on.
+    other_starts: Duration,
     /// The choices made, for the closing summary: (stage, choice).
     pub choices: Vec<(&'static str, Choice)>,
 }
@@ -478,9 +484,18 @@ impl Selector {
     /// or read them itself (36-112 us). Where a quota allows fewer cores than the mask, the
     /// first profile starts the pool again at its size.
     pub fn new(args: SelectorOptions) -> Self {
-        let mut selector =
-            Selector { args, costs: None, pool: None, pool_up: false, choices: Vec::new() };
+        let mut selector = Selector {
+            args,
+            costs: None,
+            pool: None,
+            pool_up: false,
+            pool_start: Duration::ZERO,
+            pool_ran_a_stage: false,
+            other_starts: Duration::ZERO,
+            choices: Vec::new(),
+        };
         if args.backend == BackendKind::Auto {
+            let at = Instant::now();
             let mask = super::affinity_cores();
             let threads = args.target_cores.unwrap_or(mask).clamp(1, mask);
             selector.pool = super::thread_pool(threads, false).ok().map(Arc::new);
@@ -489,8 +504,19 @@ impl Selector {
                     available_cores();
                 });
             }
+            selector.pool_start = at.elapsed();
         }
         selector
+    }
+
+    /// The time this job spent starting the backends its stages ran on, measured as it went:
+    /// the threads stages were profiled on (spawned, then seen running), if a stage ran on
+    /// them, and any other backend started. Every candidate pays for starting its backend: in
+    /// `bench auto`, what the selector spent beyond this and the work its profiles kept is what
+    /// choosing cost.
+    pub fn starting(&self) -> Duration {
+        let pool = if self.pool_ran_a_stage { self.pool_start } else { Duration::ZERO };
+        pool + self.other_starts
     }
 
     /// The most workers `auto` considers.
@@ -521,11 +547,18 @@ impl Selector {
         }
     }
 
-    fn start(&self, spec: BackendSpec) -> Result<Executor> {
-        match &self.pool {
-            Some(pool) => Executor::start_on(spec, pool),
-            None => Executor::start(spec),
+    fn start(&mut self, spec: BackendSpec) -> Result<Executor> {
+        let at = Instant::now();
+        let exec = match &self.pool {
+            Some(pool) => Executor::start_on(spec, pool)?,
+            None => Executor::start(spec)?,
+        };
+        if self.pool.as_ref().is_some_and(|pool| exec.runs_on(pool)) {
+            self.pool_ran_a_stage = true;
+        } else {
+            self.other_starts += at.elapsed();
         }
+        Ok(exec)
     }
 
     /// The backend for a stage (see [`Selector::executor_for`]).
@@ -537,10 +570,12 @@ impl Selector {
             BackendKind::Auto => {
                 let target = self.target();
                 let threads = self.profile_threads();
+                let at = Instant::now();
                 let pool = match &self.pool {
                     Some(pool) if pool.current_num_threads() == threads => pool.clone(),
                     _ => {
                         self.pool_up = false;
+                        self.pool_start = Duration::ZERO;
                         let pool = Arc::new(super::thread_pool(threads, false)?);
                         self.pool.insert(pool).clone()
                     }
@@ -550,6 +585,7 @@ impl Selector {
                 if !self.pool_up {
                     pool.broadcast(|_| ());
                     self.pool_up = true;
+                    self.pool_start += at.elapsed();
                 }
                 let stage = profile(&pool)?;
                 let stages = std::slice::from_ref(&stage);
@@ -608,7 +644,7 @@ impl Selector {
 
 /// Whether `a` already is `b` (worker count 0 means one per core): a stage chosen on `b`
 /// keeps the executor of a stage on `a`.
-pub(crate) fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
+fn same_backend(a: BackendSpec, b: BackendSpec) -> bool {
     a.kind == b.kind
         && a.pin == b.pin
         && (a.kind == BackendKind::Serial || a.resolved().workers == b.resolved().workers)
@@ -653,6 +689,30 @@ mod tests {
         let sigma = 0.1;
         let s4 = speedup(sigma, 4);
         assert!((serial_fraction(s4, 4) - sigma).abs() < 1e-12);
+    }
+
+    #[test]
+    fn starting_counts_the_profiling_threads_once_a_stage_runs_on_them() {
+        let mut selector = Selector::new(SelectorOptions::auto(2));
+        let on = |pool: &rayon::ThreadPool, compute: f64, speedup: f64| {
+            let threads_measured = pool.current_num_threads();
+            Ok(StageProfile { threads_measured, ..stage(compute, speedup, 64, 0) })
+        };
+        // A stage that threads slow down runs serially: the pool was only for profiling.
+        let mut exec = selector.executor_for(None, |pool| on(pool, 1e-3, 0.5)).unwrap();
+        let pool = selector.pool.clone().expect("auto profiles on a pool");
+        assert!(selector.pool_start > Duration::ZERO, "the pool's start is timed");
+        assert_eq!(exec.spec().kind, BackendKind::Serial);
+        assert!(!selector.pool_ran_a_stage && !exec.runs_on(&pool));
+        assert_eq!(selector.starting(), selector.other_starts);
+        // A stage that scales runs on the pool that profiled it, whose start is then the job's.
+        let threads = pool.current_num_threads() as f64;
+        selector.switch(&mut exec, |pool| on(pool, 10.0, threads)).unwrap();
+        assert_eq!(exec.runs_on(&pool), exec.spec().kind == BackendKind::Threads);
+        assert_eq!(selector.pool_ran_a_stage, exec.runs_on(&pool));
+        if exec.runs_on(&pool) {
+            assert_eq!(selector.starting(), selector.pool_start + selector.other_starts);
+        }
     }
 
     #[test]

@@ -35,8 +35,8 @@
 use super::fresh::{self, BenchJob};
 use super::order;
 use super::scaling::{progress_bar, remove_grid, Reference};
-use crate::backend::select::{candidates, same_backend, Selector, SelectorOptions};
-use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
+use crate::backend::select::{candidates, Selector, SelectorOptions};
+use crate::backend::{available_cores, BackendKind, BackendSpec};
 use crate::cancel;
 use crate::error::{Error, Result};
 use crate::generate::{generate, ExportFormat, GenerateConfig};
@@ -361,9 +361,13 @@ fn run_auto_fresh(job: &BenchJob, target: usize) -> Result<AutoRun> {
 /// side).
 ///
 /// Its profiling is the time spent in the selector (both stages) less starting the backends it
-/// chose, which every candidate pays too: the stages' profiles (timed on their own, less the
-/// work they did that the run keeps) and the rest, measuring the transports (worker pools
-/// started, timed and stopped).
+/// chose, which every candidate pays too ([`Selector::starting`]): the stages' profiles (timed
+/// on their own, less the work they did that the run keeps) and the rest, measuring the
+/// transports (worker pools started, timed and stopped) and choosing. Until session 17 the
+/// starts were timed again after the job, outside it: a warm restart, which differed from the
+/// job's own start by the noise of starting threads (in 12-32% of the 3 ms job's runs, in each
+/// of session 16's five `bench auto` runs, the restart took longer than all the selector did
+/// beyond its profiles, and that rest was counted as zero).
 pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     // Per stage: the wall time of its profile.
     let mut profiled: Vec<Duration> = Vec::new();
@@ -419,23 +423,9 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     drop(exec);
     let seconds = start.elapsed().as_secs_f64();
 
-    // What starting the chosen backends cost (each stage that changed backend), timed
-    // again now, outside the job.
-    let mut starting = Duration::ZERO;
-    let mut previous: Option<BackendSpec> = None;
-    for (_, choice) in &selector.choices {
-        if previous.is_some_and(|p| same_backend(p, choice.spec)) {
-            continue;
-        }
-        let at = Instant::now();
-        let exec = Executor::start(choice.spec)?;
-        // Started means its threads run: the selector waits for its pool's threads before the
-        // first profile, so the restart is timed up to the same point.
-        exec.install(|| rayon::broadcast(|_| ()));
-        starting += at.elapsed();
-        drop(exec);
-        previous = Some(choice.spec);
-    }
+    // What starting the backends the stages ran on cost, as the job went: every candidate
+    // pays for starting its own.
+    let starting = selector.starting();
     let stage_profiling: Vec<(String, f64)> = selector
         .choices
         .iter()
