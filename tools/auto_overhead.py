@@ -4,7 +4,8 @@
 Each run is a fresh `medimpute bench-job` process (what `medimpute bench auto` times), run
 once as auto and once on threads, alternately and binary after binary, so that the machine's
 drift hits every side alike. Prints medians, in milliseconds: the whole job under auto and on
-threads, auto's profiling (what measuring cost, less the work the run keeps) and its parts.
+threads, auto's profiling (what measuring cost, less the work the run keeps) and its parts,
+and auto's time over threads' round by round (median of the paired differences).
 
     python3 tools/auto_overhead.py --export /tmp/e30 --items 198,223901,220739,454,184 \
         --method locf --hours 168 --runs 21 target/release/medimpute /tmp/medimpute-before
@@ -98,6 +99,9 @@ def main():
                     row.setdefault(f"{stage} profile", []).append(seconds)
                 row.setdefault("transports", []).append(answer["transports"])
     for binary, row in times.items():
+        # Auto's extra time over threads, round by round (the two runs were neighbours), so
+        # that a slow spell of the machine cancels out.
+        row["auto - threads, paired"] = [a - t for a, t in zip(row["auto"], row["threads"])]
         medians = "  ".join(
             f"{name} {1e3 * statistics.median(values):.3f}" for name, values in row.items()
         )
