@@ -159,9 +159,8 @@ pub struct Accumulator<'g> {
     phase: Phase<'g>,
     /// Where dense sums go and means end up, if the caller has the grid in memory.
     target: Option<&'g mut [f32]>,
-    /// Fewest items a thread takes at once: 1, or every item to work on the current thread
-    /// alone ([`Accumulator::on_one_thread`]).
-    min_items: usize,
+    /// Works on the current thread alone ([`Accumulator::on_one_thread`]).
+    one_thread: bool,
 }
 
 enum Phase<'g> {
@@ -202,16 +201,21 @@ impl Plane<'_> {
 impl<'g> Accumulator<'g> {
     /// For a grid written elsewhere afterwards (to a file, through [`Bins::fill`]).
     pub fn new(shape: GridShape) -> Self {
-        let budget = shape.len() * DENSE_BYTES_PER_BIN / HELD_BYTES_PER_EVENT;
         Accumulator {
             shape,
             block: shape.item_block_len().max(1),
-            budget,
+            budget: Self::held_budget(shape),
             held: 0,
             phase: Phase::Held(vec![Vec::new(); shape.items]),
             target: None,
-            min_items: 1,
+            one_thread: false,
         }
+    }
+
+    /// The most events a grid of `shape` holds before going dense: as many as take the dense
+    /// planes' memory.
+    pub fn held_budget(shape: GridShape) -> usize {
+        shape.len() * DENSE_BYTES_PER_BIN / HELD_BYTES_PER_EVENT
     }
 
     /// For a grid in memory: `values` (all zeros, `shape.len()` long) holds the dense sums if
@@ -221,7 +225,8 @@ impl<'g> Accumulator<'g> {
         Accumulator { target: Some(values), ..Self::new(shape) }
     }
 
-    /// Sets the most events held before going dense (tests: 0 is dense from the start).
+    /// Sets the most events held before going dense (0 is dense from the start): for tests, and
+    /// for the sampling profile, whose small grid times its events in the run's phase.
     pub fn with_budget(mut self, events: usize) -> Self {
         self.budget = events;
         self
@@ -231,8 +236,17 @@ impl<'g> Accumulator<'g> {
     /// profile times what its events cost one core, on a thread of the pool it profiles with,
     /// rather than starting a thread of its own.
     pub fn on_one_thread(mut self) -> Self {
-        self.min_items = usize::MAX;
+        self.one_thread = true;
         self
+    }
+
+    /// Fewest items a thread takes at once: 1, or all of them on one thread.
+    fn min_items(&self) -> usize {
+        if self.one_thread {
+            usize::MAX
+        } else {
+            1
+        }
     }
 
     /// Adds the events of `pieces`, given in file order, items in parallel on the current
@@ -245,19 +259,18 @@ impl<'g> Accumulator<'g> {
             self.go_dense();
         }
         self.held += incoming;
+        let min_items = self.min_items();
         match &mut self.phase {
-            Phase::Held(held) => {
-                held.par_iter_mut().with_min_len(self.min_items).enumerate().for_each(
-                    |(item, events)| {
-                        events.reserve(pieces.iter().map(|p| p.event_count(item)).sum());
-                        for piece in pieces {
-                            piece.for_each_event(item, |event| events.push(event));
-                        }
-                    },
-                )
-            }
+            Phase::Held(held) => held.par_iter_mut().with_min_len(min_items).enumerate().for_each(
+                |(item, events)| {
+                    events.reserve(pieces.iter().map(|p| p.event_count(item)).sum());
+                    for piece in pieces {
+                        piece.for_each_event(item, |event| events.push(event));
+                    }
+                },
+            ),
             Phase::Dense(dense) => {
-                dense.each_item(self.block, self.min_items, |item, sums, counts, overflow| {
+                dense.each_item(self.block, min_items, |item, sums, counts, overflow| {
                     for piece in pieces {
                         piece.for_each_event(item, |e| add_event(e, sums, counts, overflow));
                     }
@@ -278,8 +291,9 @@ impl<'g> Accumulator<'g> {
             counts: HeapBytes::zeroed(len),
             overflow: vec![FxHashMap::default(); self.shape.items],
         };
+        let min_items = self.min_items();
         if let Phase::Held(held) = &mut self.phase {
-            dense.each_item(self.block, self.min_items, |item, sums, counts, overflow| {
+            dense.each_item(self.block, min_items, |item, sums, counts, overflow| {
                 for &event in &held[item] {
                     add_event(event, sums, counts, overflow);
                 }
@@ -290,10 +304,11 @@ impl<'g> Accumulator<'g> {
 
     /// Turns the sums into means, on the current rayon pool.
     pub fn finish(self) -> Bins<'g> {
-        let Accumulator { block, phase, target, min_items, .. } = self;
+        let min_items = self.min_items();
+        let Accumulator { block, phase, target, one_thread, .. } = self;
         match phase {
             Phase::Held(held) => {
-                let means = held_means(&held, block, min_items == usize::MAX);
+                let means = held_means(&held, block, one_thread);
                 drop(held);
                 let observed = means.iter().map(|m| m.offsets.len() as u64).collect();
                 Bins { block, observed, means: Means::Sparse(means), target }

@@ -224,11 +224,14 @@ fn profile_within(
     // The budget is checked once more: the events' costs are a fixed cost of their own.
     let over_budget =
         over_budget || fastest.is_some_and(|rate| over(rate, serial_time, pool_time, keepable));
-    let costs = if over_budget { EventCosts::default() } else { event_costs(&parsed, plan, pool) };
+    let by = total_csv / parsed_bytes.max(1) as f64;
+    // Whether the run's accumulator will go dense: the events' costs are timed in that phase.
+    let dense = events as f64 * by > Accumulator::held_budget(plan.shape) as f64;
+    let costs =
+        if over_budget { EventCosts::default() } else { event_costs(&parsed, plan, dense, pool) };
 
     // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
-    let by = total_csv / parsed_bytes.max(1) as f64;
     let inflate = if head.streamed {
         scale(head.read_time, total_csv / head.bytes.len() as f64)
     } else {
@@ -288,13 +291,21 @@ struct EventCosts {
 /// 217 KiB), the events were copied to fold them, and a thread was started to time them on:
 /// 0.28-0.30 ms on that export. Folded in bins per item (64 KiB), read in place, and timed on
 /// a thread of the pool already up: 0.12 ms.
-fn event_costs(parsed: &[ParsedPiece], plan: &Plan, pool: &rayon::ThreadPool) -> EventCosts {
+fn event_costs(
+    parsed: &[ParsedPiece],
+    plan: &Plan,
+    dense: bool,
+    pool: &rayon::ThreadPool,
+) -> EventCosts {
     let items = plan.shape.items.max(1);
     let fold = (FOLD_BYTES / 4 / items).clamp(1, plan.shape.item_block_len().max(1));
     let shape = GridShape { items: plan.shape.items, admissions: 1, hours: fold };
     let folded: Vec<Folded<'_>> =
         parsed.iter().map(|p| Folded { by_item: &p.by_item, fold: fold as u64 }).collect();
-    let mut accumulator = Accumulator::new(shape).on_one_thread();
+    // In the phase the run's accumulator will be in (the folded grid's own budget would make
+    // it dense at a few thousand events).
+    let budget = if dense { 0 } else { usize::MAX };
+    let mut accumulator = Accumulator::new(shape).on_one_thread().with_budget(budget);
     // Timed on one thread of the pool, the others idle.
     let (append, summed, bins) = pool.install(|| {
         let at = Instant::now();
