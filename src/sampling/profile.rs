@@ -284,7 +284,7 @@ struct EventCosts {
 /// (NaN between), timed on the folded grid already touched once (the first-touch page faults
 /// of the real grid are every backend's): that scales with the real grid's size.
 ///
-/// What this measuring costs is most of a small export's profile. A folded grid of 8 MiB
+/// What this measuring costs weighs on a small export's profile. A folded grid of 8 MiB
 /// written twice, as before, cost 3-17 ms of first-touch faults on a 150-subject export; one
 /// of 1 MiB still took 0.6-0.8 ms of a 30-subject export's 77 items (of a 20 ms job). Until
 /// session 17 the grid was folded in whole admissions (one 77-item admission of 720 hours is
