@@ -52,6 +52,13 @@ fn quick_set_reports_every_candidate_and_autos_choice() {
         assert!(auto["median_s"].as_f64().unwrap() > 0.0, "{auto}");
         assert!(auto["profiling_s"].as_f64().unwrap() > 0.0, "{auto}");
         assert!(!auto["chosen"].as_str().unwrap().is_empty(), "{auto}");
+        // Starting the backends is timed within the job, apart from its profiling.
+        for r in auto["runs"].as_array().unwrap() {
+            let (seconds, profiling) =
+                (r["seconds"].as_f64().unwrap(), r["profiling_s"].as_f64().unwrap());
+            let starting = r["starting_s"].as_f64().unwrap();
+            assert!(starting > 0.0 && profiling + starting < seconds, "{r}");
+        }
         let choices = auto["runs"][0]["choices"].as_array().unwrap();
         let stages: Vec<&str> = choices.iter().map(|c| c["stage"].as_str().unwrap()).collect();
         assert_eq!(stages, ["sample", "impute"], "{auto}");

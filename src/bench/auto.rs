@@ -223,6 +223,11 @@ pub struct AutoRun {
     /// rest of the selector's time).
     stage_profiling: Vec<(String, f64)>,
     transports: f64,
+    /// Starting the backends the stages ran on, in the job ([`Selector::starting`]): not
+    /// profiling, since every candidate starts its own, but auto waits for its profiling
+    /// pool's threads to run before its first profile, where a candidate's job starts on
+    /// whichever thread comes up first.
+    starting: f64,
     choices: Vec<StageChoice>,
 }
 
@@ -455,7 +460,8 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
             predictions: choice.predictions.clone(),
         })
         .collect();
-    Ok(AutoRun { seconds, profiling, stage_profiling, transports, choices })
+    let starting = starting.as_secs_f64();
+    Ok(AutoRun { seconds, profiling, stage_profiling, transports, starting, choices })
 }
 
 /// Generates the exports the workloads need into `dir`, once each.
@@ -791,6 +797,7 @@ fn to_json(
                             })).collect::<Vec<_>>(),
                             "transports": r.transports,
                         },
+                        "starting_s": r.starting,
                         "choices": r.choices.iter().map(|c| json!({
                             "stage": c.stage,
                             "backend": spec_json(c.spec),
@@ -930,6 +937,7 @@ mod tests {
             profiling: 0.0,
             stage_profiling: Vec::new(),
             transports: 0.0,
+            starting: 0.0,
             choices: Vec::new(),
         }
     }
