@@ -32,7 +32,7 @@ pub fn read_admissions(path: &Path) -> Result<Vec<Admission>> {
         None => return Err(Error::EmptyTable { path: path.to_path_buf() }),
         Some(r) => r.map_err(|e| csv_error(path, e))?,
     };
-    let header = Header::parse(&header_bytes(&header_record));
+    let header = Header::from_fields(&header_record);
     let subject = header.require("SUBJECT_ID", path)?;
     let hadm = header.require("HADM_ID", path)?;
     let disch = header.require("DISCHTIME", path)?;
@@ -79,12 +79,6 @@ pub fn read_admissions(path: &Path) -> Result<Vec<Admission>> {
         }));
     }
     Ok(admissions)
-}
-
-fn header_bytes(record: &csv::ByteRecord) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_byte_record(record).expect("write to memory");
-    writer.into_inner().expect("flush to memory")
 }
 
 fn csv_error(path: &Path, error: csv::Error) -> Error {
