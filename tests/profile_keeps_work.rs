@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use medimpute::backend::{BackendKind, BackendSpec, Executor};
+use medimpute::backend::{BackendKind, BackendSpec, Executor, ProfilePool};
 use medimpute::impute::profile;
 use medimpute::impute::{ImputeOptions, Method};
 use medimpute::pipeline::{first_bin_hours, impute_file, SourceGrid};
@@ -49,9 +49,15 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             [(BackendKind::Threads, 2, None), (BackendKind::Pipe, 2, Some(counts.as_slice()))]
         {
             let hours = first_bin_hours(&source.axes).unwrap();
-            let (stage, finished) =
-                profile::profile(grid.values(), grid.shape(), &hours, &options, given, &pool)
-                    .unwrap();
+            let (stage, finished) = profile::profile(
+                grid.values(),
+                grid.shape(),
+                &hours,
+                &options,
+                given,
+                &ProfilePool::new(&pool, false),
+            )
+            .unwrap();
             // With a forest, one item per profiling thread; without, one on the caller's.
             let profiled = if method.uses_forest() { 2 } else { 1 };
             assert_eq!(finished.len(), profiled, "{method}: items imputed by the profile");
@@ -116,7 +122,10 @@ fn records_parsed_by_the_sampling_profile_are_kept_on_every_backend() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     for kind in [BackendKind::Threads, BackendKind::Pipe, BackendKind::Shm] {
         let mut head = None;
-        let stage = sample_profile::profile_into(&plan, &inputs, &mut head)(&pool).unwrap();
+        let stage = sample_profile::profile_into(&plan, &inputs, &mut head)(&ProfilePool::new(
+            &pool, false,
+        ))
+        .unwrap();
         assert!(head.is_some(), "a plain table's good records are kept");
         assert!(stage.kept > std::time::Duration::ZERO && stage.kept <= stage.profiling);
         let (bytes, report) = sample(kind, head, &format!("{kind:?}.npy"));

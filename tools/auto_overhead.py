@@ -98,6 +98,7 @@ def main():
                 for stage, seconds in answer["stage_profiling"]:
                     row.setdefault(f"{stage} profile", []).append(seconds)
                 row.setdefault("transports", []).append(answer["transports"])
+                row.setdefault("starting", []).append(answer["starting"])
     for binary, row in times.items():
         # Auto's extra time over threads, round by round (the two runs were neighbours), so
         # that a slow spell of the machine cancels out.

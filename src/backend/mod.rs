@@ -10,19 +10,22 @@
 //! `pipe` is the study's `ProcessPoolExecutor` model done as well as pipes allow (each input is
 //! sent to a worker once, raw bytes, no pickling); `shm` is its future work. The process pool,
 //! its scheduler and its fault handling are in [`pool`]; what crosses the pipes is defined in
-//! [`protocol`]; regions and segment clean-up in [`region`].
+//! [`protocol`]; regions and segment clean-up in [`region`]. Under `auto`, [`select`] profiles
+//! each stage on a [`ProfilePool`] and picks its backend.
 //!
 //! Jobs (sampling, imputation) run their coordinator-side code on [`Executor::install`], which
 //! is the rayon pool for `threads`, and one thread for `serial` and for the process backends
 //! (whose parallel work is in the workers, not in the coordinator).
 
 pub mod pool;
+pub mod profile_pool;
 pub mod protocol;
 pub mod region;
 pub mod select;
 pub mod worker;
 
 pub use pool::{Completion, Payload, PoolStats, ProcessPool, RemoteTask, TaskData};
+pub use profile_pool::ProfilePool;
 pub use protocol::Region;
 
 use crate::error::{Error, Result};

@@ -20,7 +20,7 @@
 //! Nothing is a threshold: a small job picks `serial` or `threads` because starting processes
 //! costs more than the measured compute they would share.
 
-use super::{available_cores, BackendKind, BackendSpec, Executor};
+use super::{available_cores, BackendKind, BackendSpec, Executor, ProfilePool};
 use crate::bench::ipc::{checksum, TransferJob};
 use crate::error::Result;
 use crate::grid::SharedBytes;
@@ -457,11 +457,10 @@ pub struct Selector {
     /// The threads every stage is profiled on, started once; a `threads` backend of its size
     /// runs on it.
     pool: Option<Arc<rayon::ThreadPool>>,
-    /// Whether every thread of `pool` has been seen running (once is enough: a profile's first
-    /// parallel step wakes them from then on, before its clocks run).
+    /// Whether every thread of `pool` has been seen running ([`ProfilePool::running`]).
     pool_up: bool,
-    /// Time spent starting `pool` (its threads spawned, then seen running), and whether a stage
-    /// ran on it.
+    /// Time spent starting `pool` (its threads spawned, then waited for by a profile), and
+    /// whether a stage ran on it.
     pool_start: Duration,
     pool_ran_a_stage: bool,
     /// Time spent starting the other backends stages ran on.
@@ -472,8 +471,9 @@ pub struct Selector {
 
 impl Selector {
     /// Under `auto`, starts the threads stages are profiled on now: they come up while the
-    /// caller reads the admissions rather than before the first profile's clocks. (A pool
-    /// that fails to start is started again, and its error reported, when first needed.)
+    /// caller reads the admissions and the first profile does what it can without them (it
+    /// waits for them only when it first times work on them: [`ProfilePool::running`]). (A
+    /// pool that fails to start is started again, and its error reported, when first needed.)
     ///
     /// The pool is sized by the affinity mask (one system call), and its first thread is asked
     /// to read the cores available, the cgroup's quota included (72-117 us on this VM),
@@ -535,7 +535,7 @@ impl Selector {
     pub fn executor_for(
         &mut self,
         current: Option<Executor>,
-        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
+        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<Executor> {
         let spec = self.spec_for(profile)?;
         match current {
@@ -564,7 +564,7 @@ impl Selector {
     /// The backend for a stage (see [`Selector::executor_for`]).
     fn spec_for(
         &mut self,
-        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
+        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<BackendSpec> {
         Ok(match self.args.backend {
             BackendKind::Auto => {
@@ -580,14 +580,16 @@ impl Selector {
                         self.pool.insert(pool).clone()
                     }
                 };
-                // Every thread started before a profile's clocks run (a thread not yet up
-                // would leave its share to the others, and the speedup would look perfect).
-                if !self.pool_up {
-                    pool.broadcast(|_| ());
-                    self.pool_up = true;
-                    self.pool_start += at.elapsed();
-                }
-                let stage = profile(&pool)?;
+                self.pool_start += at.elapsed();
+                // The profile waits for the threads still starting when it first times work
+                // on them: that wait is the pool's start, not the profile's.
+                let lent = ProfilePool::new(&pool, self.pool_up);
+                let stage = profile(&lent);
+                self.pool_up = lent.is_up();
+                self.pool_start += lent.waited();
+                let mut stage = stage?;
+                stage.profiling = stage.profiling.saturating_sub(lent.waited());
+                stage.kept = stage.kept.min(stage.profiling);
                 let stages = std::slice::from_ref(&stage);
                 let local = local_best(stages, target);
                 // Measured once per run, and only when processes could win at all.
@@ -615,7 +617,7 @@ impl Selector {
     pub fn switch(
         &mut self,
         exec: &mut Executor,
-        profile: impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile>,
+        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<()> {
         let spec = self.spec_for(profile)?;
         if !same_backend(exec.spec(), spec) {
@@ -694,20 +696,35 @@ mod tests {
     #[test]
     fn starting_counts_the_profiling_threads_once_a_stage_runs_on_them() {
         let mut selector = Selector::new(SelectorOptions::auto(2));
-        let on = |pool: &rayon::ThreadPool, compute: f64, speedup: f64| {
-            let threads_measured = pool.current_num_threads();
-            Ok(StageProfile { threads_measured, ..stage(compute, speedup, 64, 0) })
+        // A profile that waits for the threads, then reports a millisecond more than that.
+        let waits = std::cell::RefCell::new(Vec::new());
+        let on = |pool: &ProfilePool<'_>, compute: f64, speedup: f64| {
+            pool.running();
+            waits.borrow_mut().push(pool.waited());
+            let threads_measured = pool.threads();
+            let profiling = pool.waited() + Duration::from_millis(1);
+            Ok(StageProfile { threads_measured, profiling, ..stage(compute, speedup, 64, 0) })
         };
         // A stage that threads slow down runs serially: the pool was only for profiling.
         let mut exec = selector.executor_for(None, |pool| on(pool, 1e-3, 0.5)).unwrap();
         let pool = selector.pool.clone().expect("auto profiles on a pool");
-        assert!(selector.pool_start > Duration::ZERO, "the pool's start is timed");
+        assert!(
+            selector.pool_start > waits.borrow()[0],
+            "the pool's start is timed, its wait included"
+        );
+        let profiled = selector.choices[0].1.profiling;
+        assert_eq!(profiled, Duration::from_millis(1), "the wait is not the profile's");
         assert_eq!(exec.spec().kind, BackendKind::Serial);
         assert!(!selector.pool_ran_a_stage && !exec.runs_on(&pool));
         assert_eq!(selector.starting(), selector.other_starts);
         // A stage that scales runs on the pool that profiled it, whose start is then the job's.
         let threads = pool.current_num_threads() as f64;
         selector.switch(&mut exec, |pool| on(pool, 10.0, threads)).unwrap();
+        assert_eq!(
+            waits.borrow()[1],
+            Duration::ZERO,
+            "threads seen running are not waited for again"
+        );
         assert_eq!(exec.runs_on(&pool), exec.spec().kind == BackendKind::Threads);
         assert_eq!(selector.pool_ran_a_stage, exec.runs_on(&pool));
         if exec.runs_on(&pool) {
@@ -760,7 +777,7 @@ mod tests {
             let mut threads = 0;
             selector
                 .executor_for(None, |pool| {
-                    threads = pool.current_num_threads();
+                    threads = pool.threads();
                     Ok(stage(0.001, 1.0, 1, 0))
                 })
                 .unwrap();

@@ -374,7 +374,8 @@ fn run_auto_fresh(job: &BenchJob, target: usize) -> Result<AutoRun> {
 /// of session 16's five `bench auto` runs, the restart took longer than all the selector did
 /// beyond its profiles, and that rest was counted as zero).
 pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
-    // Per stage: the wall time of its profile.
+    // Per stage: the wall time of its profile, less its wait for the pool's threads to start
+    // (which is the pool's start: see `ProfilePool::running`).
     let mut profiled: Vec<Duration> = Vec::new();
     let mut selecting = Duration::ZERO;
     let start = Instant::now();
@@ -388,7 +389,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     let mut exec = selector.executor_for(None, |pool| {
         let at = Instant::now();
         let profile = profile(pool);
-        profiled.push(at.elapsed());
+        profiled.push(at.elapsed().saturating_sub(pool.waited()));
         profile
     })?;
     selecting += choosing.elapsed();
@@ -417,7 +418,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
                     Some(observed),
                     pool,
                 )?;
-                profiled.push(at.elapsed());
+                profiled.push(at.elapsed().saturating_sub(pool.waited()));
                 finished = items;
                 Ok(profile)
             });

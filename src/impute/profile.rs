@@ -23,6 +23,7 @@ use super::partners::PairTable;
 use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
 use crate::backend::select::StageProfile;
+use crate::backend::ProfilePool;
 use crate::error::Result;
 use crate::forest::{Forest, Trainer, Tree};
 use crate::grid::GridShape;
@@ -34,7 +35,9 @@ use std::time::{Duration, Instant};
 const SERIAL_TREES: usize = 2;
 const SERIAL_TIME: f64 = 0.002;
 
-/// Profiles imputing `source`, with the threads of `pool` for the speedup. Returns the profile
+/// Profiles imputing `source`, with the threads of `pool` for the speedup (without a forest,
+/// and with the observed bins given, it neither uses them nor waits for them to start).
+/// Returns the profile
 /// of the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
 ///
 /// `observed`: each item's observed bins, when known (sampling counts them as it writes the
@@ -46,7 +49,7 @@ pub fn profile(
     first_bin_hour: &[u8],
     options: &ImputeOptions,
     observed: Option<&[u64]>,
-    pool: &rayon::ThreadPool,
+    pool: &ProfilePool<'_>,
 ) -> Result<(StageProfile, Vec<FinishedItem>)> {
     let started = Instant::now();
     let name = "impute";
@@ -54,14 +57,14 @@ pub fn profile(
         let profile = StageProfile { name, profiling: started.elapsed(), ..Default::default() };
         return Ok((profile, Vec::new()));
     }
-    let threads = pool.current_num_threads();
+    let threads = pool.threads();
     let block = shape.item_block_len();
     let observed: Vec<usize> = match observed {
         Some(counts) => {
             assert_eq!(counts.len(), shape.items, "one count of observed bins per item");
             counts.iter().map(|&n| n as usize).collect()
         }
-        None => pool.install(|| {
+        None => pool.running().install(|| {
             source.par_chunks(block).map(|b| b.iter().filter(|v| !v.is_nan()).count()).collect()
         }),
     };
@@ -77,8 +80,10 @@ pub fn profile(
     let ctx = GridContext { values: source, shape, first_bin_hour, replaced: None };
     // A phase with nothing to do skips the pool: each trip through it wakes its threads (20-40
     // us on this VM), and five such trips were most of a 5-item `locf` job's profile.
-    let pairs =
-        options.method.uses_partners().then(|| pool.install(|| PairTable::build(source, shape)));
+    let pairs = options
+        .method
+        .uses_partners()
+        .then(|| pool.running().install(|| PairTable::build(source, shape)));
     let timed = |f: &mut dyn FnMut()| {
         let at = Instant::now();
         f();
@@ -95,7 +100,7 @@ pub fn profile(
         (prep.expect("just prepared"), t)
     };
     let prepared: Vec<(Prepared, f64)> = if forest {
-        pool.install(|| chosen.par_iter().map(prepare).collect())
+        pool.running().install(|| chosen.par_iter().map(prepare).collect())
     } else {
         chosen.iter().map(prepare).collect()
     };
@@ -119,7 +124,7 @@ pub fn profile(
     let trainers: Vec<(Trainer, f64)> = if sets.is_empty() {
         Vec::new()
     } else {
-        pool.install(|| sets.par_iter().map(sort).collect())
+        pool.running().install(|| sets.par_iter().map(sort).collect())
     };
     kept += at.elapsed().as_secs_f64();
     let grow = |s: usize, k: usize| {
@@ -172,7 +177,8 @@ pub fn profile(
             continue;
         }
         let at = Instant::now();
-        let made: Vec<Tree> = pool.install(|| tasks.par_iter().map(|&(s, k)| grow(s, k)).collect());
+        let made: Vec<Tree> =
+            pool.running().install(|| tasks.par_iter().map(|&(s, k)| grow(s, k)).collect());
         let wall = at.elapsed().as_secs_f64();
         kept += wall;
         for (&(s, k), tree) in tasks.iter().zip(made) {
@@ -210,7 +216,7 @@ pub fn profile(
     };
     let filled: Vec<(FinishedItem, f64)> = if forest {
         let items = chosen.par_iter().zip(prepared.par_iter().zip(forests.par_iter()));
-        pool.install(|| items.map(fill).collect())
+        pool.running().install(|| items.map(fill).collect())
     } else {
         chosen.iter().zip(prepared.iter().zip(forests.iter())).map(fill).collect()
     };

@@ -9,6 +9,7 @@
 use super::accumulate::{Accumulator, BinEvent, PieceEvents};
 use super::{parse_piece, ParsedPiece, Plan, SampleInputs};
 use crate::backend::select::{median, StageProfile};
+use crate::backend::ProfilePool;
 use crate::error::{Error, Result};
 use crate::grid::GridShape;
 use crate::ingest::columns::Header;
@@ -56,7 +57,7 @@ pub const BUDGET_SHARE: f64 = 0.05;
 pub fn profile(
     plan: &Plan,
     inputs: &SampleInputs,
-    pool: &rayon::ThreadPool,
+    pool: &ProfilePool<'_>,
 ) -> Result<(StageProfile, Option<ParsedHead>)> {
     profile_within(plan, inputs, pool, BUDGET_SHARE)
 }
@@ -67,7 +68,7 @@ pub fn profile_into<'a>(
     plan: &'a Plan,
     inputs: &'a SampleInputs,
     head: &'a mut Option<ParsedHead>,
-) -> impl FnOnce(&rayon::ThreadPool) -> Result<StageProfile> + 'a {
+) -> impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile> + 'a {
     move |pool| {
         let (stage, parsed) = profile(plan, inputs, pool)?;
         *head = parsed;
@@ -100,11 +101,11 @@ fn within_budget(cost: f64, share: f64, expected: f64) -> bool {
 fn profile_within(
     plan: &Plan,
     inputs: &SampleInputs,
-    pool: &rayon::ThreadPool,
+    pool: &ProfilePool<'_>,
     share: f64,
 ) -> Result<(StageProfile, Option<ParsedHead>)> {
     let started = Instant::now();
-    let threads = pool.current_num_threads();
+    let threads = pool.threads();
     let metadata: Vec<std::fs::Metadata> = inputs
         .events
         .iter()
@@ -186,6 +187,9 @@ fn profile_within(
         let before = parsed.len();
         parsed_bytes += part.iter().map(|p| p.bytes.len()).sum::<usize>();
         if k % 2 == 1 && threads > 1 {
+            // The threads still starting are waited for here, after the head was read and
+            // its first part parsed on this thread meanwhile.
+            let pool = pool.running();
             let at = Instant::now();
             let results: Vec<_> = pool.install(|| part.par_iter().map(parse).collect());
             pool_time += at.elapsed().as_secs_f64();
@@ -227,8 +231,11 @@ fn profile_within(
     let by = total_csv / parsed_bytes.max(1) as f64;
     // Whether the run's accumulator will go dense: the events' costs are timed in that phase.
     let dense = events as f64 * by > Accumulator::held_budget(plan.shape) as f64;
-    let costs =
-        if over_budget { EventCosts::default() } else { event_costs(&parsed, plan, dense, pool) };
+    let costs = if over_budget {
+        EventCosts::default()
+    } else {
+        event_costs(&parsed, plan, dense, pool.running())
+    };
 
     // Scale from the parts parsed to every table: bytes to parse, and for gzip the inflation.
     let scale = |d: Duration, by: f64| Duration::from_secs_f64(d.as_secs_f64() * by);
@@ -580,7 +587,7 @@ mod tests {
             let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events };
             let plan = Plan::new(&inputs, &options).unwrap();
             // The demo export is small enough for the budget to stop the profile early.
-            profile_within(&plan, &inputs, &pool, f64::INFINITY).unwrap()
+            profile_within(&plan, &inputs, &ProfilePool::new(&pool, false), f64::INFINITY).unwrap()
         };
         let (exact, head) = profile_of(plain.clone());
         let head = head.expect("a plain table's good records are kept for the run");
@@ -604,7 +611,8 @@ mod tests {
         // No budget at all: the profile stops after its first part, which it parsed serially.
         let inputs = SampleInputs { admissions: demo("ADMISSIONS.csv.gz"), events: plain };
         let plan = Plan::new(&inputs, &options).unwrap();
-        let (cut, _) = profile_within(&plan, &inputs, &pool, 0.0).unwrap();
+        let (cut, _) =
+            profile_within(&plan, &inputs, &ProfilePool::new(&pool, false), 0.0).unwrap();
         assert!(cut.over_budget);
         assert_eq!((cut.thread_speedup, cut.threads_measured), (1.0, 1), "no part ran on the pool");
         assert_eq!(cut.coordinator, Duration::ZERO, "the events' costs were not timed");
@@ -630,7 +638,8 @@ mod tests {
         };
         let plan = Plan::new(&inputs, &options)?;
         let pool = crate::backend::thread_pool(2, false)?;
-        let (_, head) = profile_within(&plan, &inputs, &pool, f64::INFINITY)?;
+        let (_, head) =
+            profile_within(&plan, &inputs, &ProfilePool::new(&pool, false), f64::INFINITY)?;
         let head = head.filter(|_| keep);
         let mut exec =
             Executor::start(BackendSpec { kind: BackendKind::Threads, workers: 2, pin: false })?;
@@ -658,7 +667,10 @@ mod tests {
         let options = SampleOptions { items: vec![220045], hours: 48, skip_bad_rows: false };
         let plan = Plan::new(&inputs, &options).unwrap();
         let pool = crate::backend::thread_pool(2, false).unwrap();
-        profile_within(&plan, &inputs, &pool, f64::INFINITY).unwrap().1.is_some()
+        profile_within(&plan, &inputs, &ProfilePool::new(&pool, false), f64::INFINITY)
+            .unwrap()
+            .1
+            .is_some()
     }
 
     /// The demo's events as plain tables in `dir`, CHARTEVENTS edited by `edit`.

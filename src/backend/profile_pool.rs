@@ -1,0 +1,107 @@
+//! The threads a stage is profiled on, which may still be starting when its profile begins.
+//!
+//! A profile times work on a pool's threads side by side to measure the speedup: a thread not
+//! yet running would leave its share to the others, and the speedup would look perfect. So
+//! every thread must have run before the first such timing. But new threads are slow to
+//! start on this project's VM (their first task ran 218-567 us after the pool's start in
+//! session 15's trace of a 3 ms job), and waiting for them before the profile began cost
+//! `auto` that time on its critical path, where the `threads` backend starts working on the
+//! threads up and lets the others join. [`ProfilePool::running`] waits when a profile first
+//! needs every thread, after the work it can do without them (reading a table's head,
+//! parsing a part on its own thread), and keeps the time it waited: that is the pool's start,
+//! which every `threads` candidate pays too, not the profile's.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// A pool whose threads may still be starting, lent to a profile.
+pub struct ProfilePool<'a> {
+    pool: &'a rayon::ThreadPool,
+    /// Whether every thread has been seen running (once is enough: later work wakes them).
+    up: Cell<bool>,
+    /// Time [`ProfilePool::running`] waited for threads to start.
+    waited: Cell<Duration>,
+}
+
+impl<'a> ProfilePool<'a> {
+    /// `pool`, whose threads are all known to be running if `up`.
+    pub fn new(pool: &'a rayon::ThreadPool, up: bool) -> Self {
+        ProfilePool { pool, up: Cell::new(up), waited: Cell::new(Duration::ZERO) }
+    }
+
+    /// Its threads, running or not.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The pool with every thread running, for work a profile times on it: the first call
+    /// waits for the threads still starting.
+    pub fn running(&self) -> &'a rayon::ThreadPool {
+        if !self.up.get() {
+            let at = Instant::now();
+            self.pool.broadcast(|_| ());
+            self.waited.set(self.waited.get() + at.elapsed());
+            self.up.set(true);
+        }
+        self.pool
+    }
+
+    /// Whether every thread has been seen running.
+    pub fn is_up(&self) -> bool {
+        self.up.get()
+    }
+
+    /// How long [`ProfilePool::running`] waited for threads to start.
+    pub fn waited(&self) -> Duration {
+        self.waited.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A pool of `threads` whose threads each take `delay` to start, and a count of those
+    /// started.
+    fn slow_pool(threads: usize, delay: Duration) -> (rayon::ThreadPool, Arc<AtomicUsize>) {
+        let started = Arc::new(AtomicUsize::new(0));
+        let count = started.clone();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .start_handler(move |_| {
+                std::thread::sleep(delay);
+                count.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap();
+        (pool, started)
+    }
+
+    #[test]
+    fn running_waits_once_for_every_thread_and_keeps_the_wait() {
+        let delay = Duration::from_millis(30);
+        let (pool, started) = slow_pool(3, delay);
+        let lent = ProfilePool::new(&pool, false);
+        assert_eq!(lent.threads(), 3);
+        assert!(!lent.is_up() && lent.waited() == Duration::ZERO, "nothing waited for yet");
+        lent.running();
+        assert_eq!(started.load(Ordering::SeqCst), 3, "every thread ran before it returned");
+        assert!(lent.is_up());
+        let waited = lent.waited();
+        assert!(waited >= delay / 2, "the threads' start was waited for: {waited:?}");
+        lent.running();
+        assert_eq!(lent.waited(), waited, "a pool seen running is not waited for again");
+    }
+
+    #[test]
+    fn a_pool_known_to_be_up_is_not_waited_for() {
+        let (pool, started) = slow_pool(2, Duration::from_millis(30));
+        pool.broadcast(|_| ());
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        let lent = ProfilePool::new(&pool, true);
+        lent.running();
+        assert_eq!(lent.waited(), Duration::ZERO, "no trip through the pool");
+    }
+}
