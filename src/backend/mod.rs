@@ -162,11 +162,19 @@ impl fmt::Display for BackendSpec {
 /// names its workers would pay that for nothing, and `auto`'s cost would merely leave the
 /// clock of `bench auto`, which does not time a process's start-up (tried in session 14, and
 /// undone for that reason). `auto` asks its pool's first thread to read them while the
-/// admissions are read ([`select::Selector::new`]), which is done in time only sometimes.
+/// admissions are read ([`select::Selector::new`]), and does not wait for them
+/// ([`cores_if_read`]).
 pub fn available_cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
+
+/// [`available_cores`], if read already: `None` while no thread has read them, or one still
+/// is.
+pub fn cores_if_read() -> Option<usize> {
+    CORES.get().copied()
+}
+
+static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 /// A started backend: a thread pool, or worker processes and the coordinator's thread.
 pub enum Executor {

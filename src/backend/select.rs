@@ -481,8 +481,9 @@ impl Selector {
     /// threads are slow to start here, though (their first task ran 218-567 us after the
     /// pool's start in session 15's trace of a 3 ms job): the read was done when the first
     /// profile needed the cores in 5 of 15 runs, and in the other 10 the caller waited for it
-    /// or read them itself (36-112 us). Where a quota allows fewer cores than the mask, the
-    /// first profile starts the pool again at its size.
+    /// or read them itself (36-112 us). Since session 18 it does not wait: the first stage is
+    /// profiled on the mask's cores, and again where the quota allows fewer
+    /// ([`Selector::profile_stage`]).
     pub fn new(args: SelectorOptions) -> Self {
         let mut selector = Selector {
             args,
@@ -524,9 +525,58 @@ impl Selector {
         self.args.target_cores.unwrap_or_else(available_cores).max(1)
     }
 
-    /// The threads stages are profiled on: the target's, as far as the machine has cores.
-    fn profile_threads(&self) -> usize {
-        self.target().min(available_cores())
+    /// The threads stages are profiled on: the target's, as far as `cores` go.
+    fn profile_threads(&self, cores: usize) -> usize {
+        self.args.target_cores.unwrap_or(cores).clamp(1, cores.max(1))
+    }
+
+    /// Profiles a stage on the pool, started again at the right size where it is not.
+    ///
+    /// The threads are the target's, as far as the machine has cores. How many it has is
+    /// known for sure once the cgroup's quota is read (`cores`, `None` until then), which the
+    /// pool's first thread does meanwhile ([`Selector::new`]; 72-117 us on this VM, on the
+    /// critical path of half the 3 ms jobs of session 17 when the profile waited for it).
+    /// Until read, the pool's size stands (the affinity mask's cores, which a quota can only
+    /// lower): where the quota allows fewer, the stage is profiled again on that many.
+    fn profile_stage(
+        &mut self,
+        mut cores: Option<usize>,
+        mut profile: impl FnMut(&ProfilePool<'_>) -> Result<StageProfile>,
+    ) -> Result<StageProfile> {
+        loop {
+            let at = Instant::now();
+            let pool = match (&self.pool, cores) {
+                (Some(pool), None) => pool.clone(),
+                (Some(pool), Some(c)) if pool.current_num_threads() == self.profile_threads(c) => {
+                    pool.clone()
+                }
+                (_, cores) => {
+                    let threads = self.profile_threads(cores.unwrap_or_else(available_cores));
+                    self.pool_up = false;
+                    self.pool_start = Duration::ZERO;
+                    let pool = Arc::new(super::thread_pool(threads, false)?);
+                    self.pool.insert(pool).clone()
+                }
+            };
+            self.pool_start += at.elapsed();
+            // The profile waits for the threads still starting when it first times work on
+            // them: that wait is the pool's start, not the profile's.
+            let lent = ProfilePool::new(&pool, self.pool_up);
+            let stage = profile(&lent);
+            self.pool_up = lent.is_up();
+            self.pool_start += lent.waited();
+            let mut stage = stage?;
+            if cores.is_none() {
+                let read = available_cores();
+                if pool.current_num_threads() != self.profile_threads(read) {
+                    cores = Some(read);
+                    continue;
+                }
+            }
+            stage.profiling = stage.profiling.saturating_sub(lent.waited());
+            stage.kept = stage.kept.min(stage.profiling);
+            return Ok(stage);
+        }
     }
 
     /// The backend for a stage: the one asked for, or under auto the one the model predicts
@@ -535,7 +585,7 @@ impl Selector {
     pub fn executor_for(
         &mut self,
         current: Option<Executor>,
-        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
+        profile: impl FnMut(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<Executor> {
         let spec = self.spec_for(profile)?;
         match current {
@@ -564,32 +614,12 @@ impl Selector {
     /// The backend for a stage (see [`Selector::executor_for`]).
     fn spec_for(
         &mut self,
-        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
+        profile: impl FnMut(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<BackendSpec> {
         Ok(match self.args.backend {
             BackendKind::Auto => {
+                let stage = self.profile_stage(super::cores_if_read(), profile)?;
                 let target = self.target();
-                let threads = self.profile_threads();
-                let at = Instant::now();
-                let pool = match &self.pool {
-                    Some(pool) if pool.current_num_threads() == threads => pool.clone(),
-                    _ => {
-                        self.pool_up = false;
-                        self.pool_start = Duration::ZERO;
-                        let pool = Arc::new(super::thread_pool(threads, false)?);
-                        self.pool.insert(pool).clone()
-                    }
-                };
-                self.pool_start += at.elapsed();
-                // The profile waits for the threads still starting when it first times work
-                // on them: that wait is the pool's start, not the profile's.
-                let lent = ProfilePool::new(&pool, self.pool_up);
-                let stage = profile(&lent);
-                self.pool_up = lent.is_up();
-                self.pool_start += lent.waited();
-                let mut stage = stage?;
-                stage.profiling = stage.profiling.saturating_sub(lent.waited());
-                stage.kept = stage.kept.min(stage.profiling);
                 let stages = std::slice::from_ref(&stage);
                 let local = local_best(stages, target);
                 // Measured once per run, and only when processes could win at all.
@@ -617,7 +647,7 @@ impl Selector {
     pub fn switch(
         &mut self,
         exec: &mut Executor,
-        profile: impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile>,
+        profile: impl FnMut(&ProfilePool<'_>) -> Result<StageProfile>,
     ) -> Result<()> {
         let spec = self.spec_for(profile)?;
         if !same_backend(exec.spec(), spec) {
@@ -730,6 +760,25 @@ mod tests {
         if exec.runs_on(&pool) {
             assert_eq!(selector.starting(), selector.pool_start + selector.other_starts);
         }
+    }
+
+    #[test]
+    fn a_stage_profiled_on_more_threads_than_the_cores_read_later_allow_is_profiled_again() {
+        let cores = available_cores();
+        let mut selector = Selector::new(SelectorOptions::auto(cores + 1));
+        // As if the affinity mask showed a core more than the quota allows.
+        selector.pool = Some(Arc::new(super::super::thread_pool(cores + 1, false).unwrap()));
+        let mut seen = Vec::new();
+        let mut on = |pool: &ProfilePool<'_>| {
+            seen.push(pool.threads());
+            Ok(stage(0.001, 1.0, 1, 0))
+        };
+        // The quota not read yet: the pool's size stands, then the stage is profiled again.
+        selector.profile_stage(None, &mut on).unwrap();
+        // The right size now, read or not: once.
+        selector.profile_stage(None, &mut on).unwrap();
+        selector.profile_stage(Some(cores), &mut on).unwrap();
+        assert_eq!(seen, [cores + 1, cores, cores, cores]);
     }
 
     #[test]

@@ -374,9 +374,10 @@ fn run_auto_fresh(job: &BenchJob, target: usize) -> Result<AutoRun> {
 /// of session 16's five `bench auto` runs, the restart took longer than all the selector did
 /// beyond its profiles, and that rest was counted as zero).
 pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
-    // Per stage: the wall time of its profile, less its wait for the pool's threads to start
-    // (which is the pool's start: see `ProfilePool::running`).
-    let mut profiled: Vec<Duration> = Vec::new();
+    // Per stage (sample, impute): the wall time of its profile (or profiles: see
+    // `Selector::profile_stage`), less its wait for the pool's threads to start (which is the
+    // pool's start: see `ProfilePool::running`).
+    let mut profiled = [Duration::ZERO; 2];
     let mut selecting = Duration::ZERO;
     let start = Instant::now();
     let mut selector = Selector::new(SelectorOptions::auto(target));
@@ -385,13 +386,15 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
     let plan = Plan::new(&job.inputs, &job.sample)?;
     let choosing = Instant::now();
     let mut head = None;
-    let profile = sample_profile::profile_into(&plan, &job.inputs, &mut head);
-    let mut exec = selector.executor_for(None, |pool| {
-        let at = Instant::now();
-        let profile = profile(pool);
-        profiled.push(at.elapsed().saturating_sub(pool.waited()));
-        profile
-    })?;
+    let mut exec = {
+        let mut profile = sample_profile::profile_into(&plan, &job.inputs, &mut head);
+        selector.executor_for(None, |pool| {
+            let at = Instant::now();
+            let stage = profile(pool);
+            profiled[0] += at.elapsed().saturating_sub(pool.waited());
+            stage
+        })?
+    };
     selecting += choosing.elapsed();
     let report = pipeline::run_job(
         &plan,
@@ -418,7 +421,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
                     Some(observed),
                     pool,
                 )?;
-                profiled.push(at.elapsed().saturating_sub(pool.waited()));
+                profiled[1] += at.elapsed().saturating_sub(pool.waited());
                 finished = items;
                 Ok(profile)
             });

@@ -68,7 +68,7 @@ pub fn profile_into<'a>(
     plan: &'a Plan,
     inputs: &'a SampleInputs,
     head: &'a mut Option<ParsedHead>,
-) -> impl FnOnce(&ProfilePool<'_>) -> Result<StageProfile> + 'a {
+) -> impl FnMut(&ProfilePool<'_>) -> Result<StageProfile> + 'a {
     move |pool| {
         let (stage, parsed) = profile(plan, inputs, pool)?;
         *head = parsed;
