@@ -464,7 +464,7 @@ impl<R: Read> Read for Counted<R> {
 /// more than `n - 1` pieces' worth: a tail shorter than half a piece joins the last piece.
 /// (Until session 18 it was a piece of its own: cut in two for two threads, a 16 KiB part of
 /// the head became two pieces and a tail of a few records, whose fixed cost made its bytes
-/// parse 10-30 times slower than the others', a third of the pool's rates: the median of
+/// parse up to 30 times slower than the others', a third of the pool's rates: the median of
 /// them put the speedup of two threads at 1.15-1.56 in six runs of a 30-subject, 77-item
 /// job, 1.41-2.00 once the tail joined the last piece.)
 fn cut(body: &[u8], size: usize) -> Vec<Piece<'_>> {
