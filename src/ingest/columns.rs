@@ -94,8 +94,9 @@ mod tests {
 
     #[test]
     fn parses_as_the_csv_crate_does() {
-        let cases: [&[u8]; 10] = [
+        let cases: [&[u8]; 11] = [
             b"a,b,c\n",
+            b",,,",
             b"\xef\xbb\xbfsubject_id,itemid\n",
             b"a,b,c",
             b"\"A\",\" b \",\"c,d\"\r\n",
