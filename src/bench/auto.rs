@@ -224,9 +224,10 @@ pub struct AutoRun {
     stage_profiling: Vec<(String, f64)>,
     transports: f64,
     /// Starting the backends the stages ran on, in the job ([`Selector::starting`]): not
-    /// profiling, since every candidate starts its own, but auto waits for its profiling
-    /// pool's threads to run before its first profile, where a candidate's job starts on
-    /// whichever thread comes up first.
+    /// profiling, since every candidate starts its own, but auto's first profile waits for
+    /// every thread of its pool to run before it first times work on them
+    /// (`ProfilePool::running`), where a candidate's job starts on whichever thread comes up
+    /// first.
     starting: f64,
     choices: Vec<StageChoice>,
 }

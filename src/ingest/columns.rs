@@ -10,7 +10,8 @@ use std::path::Path;
 thread_local! {
     /// A CSV reader with the csv crate's defaults (`,`, `"`, any line break), built once per
     /// thread and reset between headers: building one (its state machine) took 18 us on this
-    /// VM, and a `run` job reads three or four headers (5% of a 3 ms job, until session 18).
+    /// VM warm, 25-37 us in a traced `run` job, which read four or five headers until session
+    /// 18 (the admissions' twice).
     /// (Not cloned from one built once: csv-core 0.1.13's `Dfa::clone` copies its transitions
     /// but not its byte classes, and the clone reads every byte as a record's end.)
     static CSV_READER: RefCell<csv_core::Reader> = RefCell::new(csv_core::Reader::new());
