@@ -731,6 +731,24 @@ mod tests {
     }
 
     #[test]
+    fn a_head_that_is_the_whole_table_is_kept() {
+        // One table of 151 records, a few KiB: the head (at least 32 KiB) is all of it, and no
+        // batch of the run comes to take its records along.
+        let dir = tempfile::tempdir().unwrap();
+        let events = plain_events(dir.path(), |csv| {
+            let end = csv.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(150).unwrap().0;
+            csv.truncate(end + 1);
+        });
+        let chart = &events[..1];
+        assert!(std::fs::metadata(&chart[0]).unwrap().len() < 32 << 10);
+        assert!(offers_head(chart));
+        let (kept, report) = sample_with(chart, false, true).unwrap();
+        let (again, expected) = sample_with(chart, false, false).unwrap();
+        assert!(kept == again && report == expected, "kept: {report}\nagain: {expected}");
+        assert!(report.starts_with("RowCounts { read: 150, used: 13,"), "{report}");
+    }
+
+    #[test]
     fn a_head_with_a_bad_row_is_left_to_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let bad_head = plain_events(dir.path(), |csv| {
