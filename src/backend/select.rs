@@ -501,6 +501,7 @@ impl Selector {
             let threads = args.target_cores.unwrap_or(mask).clamp(1, mask);
             selector.pool = super::thread_pool(threads, false).ok().map(Arc::new);
             if let Some(pool) = &selector.pool {
+                super::profile_pool::warm_up(pool);
                 pool.spawn(|| {
                     available_cores();
                 });
@@ -555,6 +556,7 @@ impl Selector {
                     self.pool_up = false;
                     self.pool_start = Duration::ZERO;
                     let pool = Arc::new(super::thread_pool(threads, false)?);
+                    super::profile_pool::warm_up(&pool);
                     self.pool.insert(pool).clone()
                 }
             };
