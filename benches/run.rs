@@ -46,7 +46,7 @@ fn bench_run(c: &mut Criterion) {
                     &mut exec,
                     &hidden,
                     |_| ProgressBar::hidden(),
-                    |_, _, _, _, _| Ok(Vec::new()),
+                    |_, _, _, _, _| Ok(Default::default()),
                 )
                 .unwrap()
             })

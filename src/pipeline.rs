@@ -11,7 +11,7 @@ use crate::cancel;
 use crate::error::{Error, Result};
 use crate::grid::{write_observed_mask, Axes, ByteStorage, Grid, GridShape, NpyFile};
 use crate::grid::{SampledGridHome, SharedBytes};
-use crate::impute::plan::{self, FinishedItem};
+use crate::impute::plan::{self, ProfiledWork};
 use crate::impute::remote::{self, SharedGrid};
 use crate::impute::{ImputeOptions, ImputeReport};
 use crate::output;
@@ -85,13 +85,7 @@ pub fn run_job(
     exec: &mut Executor,
     sampling: &ProgressBar,
     imputing: impl FnOnce(&Executor) -> ProgressBar,
-    before_impute: impl FnOnce(
-        &[f32],
-        GridShape,
-        &Axes,
-        &[u64],
-        &mut Executor,
-    ) -> Result<Vec<FinishedItem>>,
+    before_impute: impl FnOnce(&[f32], GridShape, &Axes, &[u64], &mut Executor) -> Result<ProfiledWork>,
 ) -> Result<JobReport> {
     let sampled = sample_to_grid(plan, inputs, sample_options, head, exec, sampling, out, home);
     sampling.finish_and_clear();
@@ -171,7 +165,7 @@ pub fn impute_file(
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
-    finished: Vec<FinishedItem>,
+    finished: ProfiledWork,
 ) -> Result<(ImputeReport, Duration)> {
     let start = Instant::now();
     let grid = &source.grid;
@@ -212,10 +206,11 @@ pub fn impute_to_file(
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
-    finished: Vec<FinishedItem>,
+    finished: ProfiledWork,
 ) -> Result<ImputeReport> {
     let hours = first_bin_hours(axes)?;
     let dest = NpyFile::create(out, shape)?;
+    let ProfiledWork { items: finished, pairs } = finished;
     let todo = plan::take_finished(&dest, shape, &finished)?;
     let dest_region = Region {
         path: dest.temp_path().to_path_buf(),
@@ -223,8 +218,9 @@ pub fn impute_to_file(
         len: shape.data_bytes() as u64,
     };
     let mut report = match exec.processes() {
-        None => exec
-            .install(|| plan::impute(source, &dest, shape, &hours, &axes.items, options, &todo))?,
+        None => exec.install(|| {
+            plan::impute(source, &dest, shape, &hours, &axes.items, options, &todo, pairs)
+        })?,
         Some((pool, coordinator)) => {
             let mut staged = None;
             let source_region = match source_region {

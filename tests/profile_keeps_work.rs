@@ -33,7 +33,7 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
         let reference = dir.path().join("serial.npy");
         let mut serial = Executor::start(spec(BackendKind::Serial, 1)).unwrap();
         let (expected, _) =
-            impute_file(&source, &reference, &options, &mut serial, Vec::new()).unwrap();
+            impute_file(&source, &reference, &options, &mut serial, Default::default()).unwrap();
 
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let grid = &source.grid;
@@ -60,8 +60,9 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             .unwrap();
             // With a forest, one item per profiling thread; without, one on the caller's.
             let profiled = if method.uses_forest() { 2 } else { 1 };
-            assert_eq!(finished.len(), profiled, "{method}: items imputed by the profile");
-            profiled_items.push(finished.iter().map(|f| f.item).collect::<Vec<_>>());
+            assert_eq!(finished.items.len(), profiled, "{method}: items imputed by the profile");
+            assert_eq!(finished.pairs.is_some(), method.uses_partners(), "{method}: pair table");
+            profiled_items.push(finished.items.iter().map(|f| f.item).collect::<Vec<_>>());
             assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
             assert!(stage.kept <= stage.profiling);
             if !method.uses_forest() {

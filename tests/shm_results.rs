@@ -37,11 +37,11 @@ fn spent_trees_leave_shared_memory_while_the_pool_lives_and_the_output_is_unchan
     let spec = |kind, workers| BackendSpec { kind, workers, pin: false };
     let mut threads = Executor::start(spec(BackendKind::Threads, 2)).unwrap();
     let expected = dir.path().join("threads.npy");
-    impute_file(&source, &expected, &options, &mut threads, Vec::new()).unwrap();
+    impute_file(&source, &expected, &options, &mut threads, Default::default()).unwrap();
 
     let mut shm = Executor::start(spec(BackendKind::Shm, 2)).unwrap();
     let out = dir.path().join("shm.npy");
-    let (report, _) = impute_file(&source, &out, &options, &mut shm, Vec::new()).unwrap();
+    let (report, _) = impute_file(&source, &out, &options, &mut shm, Default::default()).unwrap();
     let trained = report.items.iter().filter(|i| i.method == Some(Method::Rf)).count();
     assert!(trained > 0, "no item was imputed by a forest: nothing tested");
     // What is left while the pool lives: at most each item's prepared set, no tree (there were

@@ -41,8 +41,9 @@ use crate::cancel;
 use crate::error::{Error, Result};
 use crate::generate::{generate, ExportFormat, GenerateConfig};
 use crate::grid::SampledGridHome;
+use crate::impute::plan::{self, ProfiledWork};
 use crate::impute::profile as impute_profile;
-use crate::impute::{plan, ImputeOptions, Method};
+use crate::impute::{ImputeOptions, Method};
 use crate::items::ItemSet;
 use crate::pipeline::{self, first_bin_hours};
 use crate::sampling::profile as sample_profile;
@@ -411,7 +412,7 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         |values, shape, axes, observed, exec| {
             let hours = first_bin_hours(axes)?;
             let switching = Instant::now();
-            let mut finished = Vec::new();
+            let mut finished = ProfiledWork::default();
             let switched = selector.switch(exec, |pool| {
                 let at = Instant::now();
                 let (profile, items) = impute_profile::profile(

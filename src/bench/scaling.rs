@@ -21,7 +21,8 @@ use crate::backend::{available_cores, BackendKind, BackendSpec, Executor};
 use crate::cancel;
 use crate::error::{Error, Result};
 use crate::grid::{Axes, SampledGridHome};
-use crate::impute::{plan, FillEmpty, ImputeOptions, Method};
+use crate::impute::plan::{self, ProfiledWork};
+use crate::impute::{FillEmpty, ImputeOptions, Method};
 use crate::pipeline::{self, observed_path};
 use crate::sampling::{Plan, SampleInputs, SampleOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -323,7 +324,7 @@ pub(crate) fn time_job(
         &mut exec,
         &hidden,
         |_| ProgressBar::hidden(),
-        |_, _, _, _, _| Ok(Vec::new()),
+        |_, _, _, _, _| Ok(ProfiledWork::default()),
     )?;
     drop(exec);
     Ok(start.elapsed().as_secs_f64())

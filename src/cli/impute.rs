@@ -3,6 +3,7 @@
 use super::backend::BackendArgs;
 use super::report;
 use clap::Args;
+use medimpute::impute::plan::ProfiledWork;
 use medimpute::impute::profile;
 use medimpute::impute::{FillEmpty, ImputeOptions, Method};
 use medimpute::pipeline::{first_bin_hours, impute_file, observed_path, SourceGrid};
@@ -77,7 +78,7 @@ pub fn run(args: ImputeCommand) -> Result<()> {
     let options = args.impute.options();
     let mut selector = args.backend.selector();
     // The items the profile imputed (under auto) are the run's: kept, not imputed again.
-    let mut finished = Vec::new();
+    let mut finished = ProfiledWork::default();
     let mut exec = selector.executor_for(None, |pool| {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;

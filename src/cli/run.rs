@@ -6,6 +6,7 @@ use super::report;
 use super::sample::ItemArgs;
 use clap::Args;
 use medimpute::grid::SampledGridHome;
+use medimpute::impute::plan::ProfiledWork;
 use medimpute::impute::profile as impute_profile;
 use medimpute::pipeline::{find_event_tables, find_table, first_bin_hours, observed_path, run_job};
 use medimpute::sampling::profile;
@@ -106,7 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             // The imputation is a different workload: measured and chosen for on its own.
             let hours = first_bin_hours(axes)?;
             // The items the profile imputed are the run's: kept, not imputed again.
-            let mut finished = Vec::new();
+            let mut finished = ProfiledWork::default();
             selector.switch(exec, |pool| {
                 let (profile, items) =
                     impute_profile::profile(values, shape, &hours, &options, Some(observed), pool)?;

@@ -68,7 +68,7 @@ pub fn evaluate(
             let options = ImputeOptions { method, ..base.clone() };
             let start = Instant::now();
             let blocks = SliceBlocks::new(&mut dest, block);
-            impute(&masked, &blocks, shape, first_bin_hour, item_ids, &options, &all)
+            impute(&masked, &blocks, shape, first_bin_hour, item_ids, &options, &all, None)
                 .expect("blocks in memory take every write");
             let elapsed = start.elapsed();
             let items: Vec<ItemScore> = hidden

@@ -6,11 +6,11 @@
 //!
 //! - the items' prepare tasks, then their training sets' sorting, then their fill tasks run side
 //!   by side, each timed on its own thread;
-//! - the first trees of one item are grown serially: a tree's cost on one core (the mean of
-//!   about 2 ms of trees after the first, which warms the caches), scaled to the other
-//!   profiled items by their training rows;
-//! - the rest of their trees are grown on the pool in two batches; a batch's serial cost (from
-//!   the trees above) over its wall time is the threads' speedup (the better batch counts).
+//! - their trees are grown on the pool, each timed on its thread, but for the last few of one
+//!   set, which the last thread to finish grows alone: a tree's cost on one core (the mean of
+//!   about 1 ms of them), and how much slower that set's trees grew side by side (the
+//!   contention the threads' speedup is measured from); the other sets' trees on one core are
+//!   theirs on the pool less that contention ([`grow_timed`]).
 //!
 //! Without a forest (`locf`, `linear`) there are no trees to time on the pool: one item is
 //! imputed on the calling thread, and the threads' speedup is left unmeasured.
@@ -20,25 +20,27 @@
 
 use super::features::GridContext;
 use super::partners::PairTable;
-use super::plan::{self, FinishedItem, Prepared, CV_BELOW, CV_FOLDS};
+use super::plan::{self, FinishedItem, Prepared, ProfiledWork, CV_BELOW, CV_FOLDS};
 use super::{ImputeOptions, Method};
-use crate::backend::select::StageProfile;
+use crate::backend::select::{median, StageProfile};
 use crate::backend::ProfilePool;
 use crate::error::Result;
-use crate::forest::{Forest, Trainer, Tree};
+use crate::forest::{Forest, Trainer};
 use crate::grid::GridShape;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-/// Trees grown serially per profiled item to time one tree on one core: at least this many,
-/// and after the first, at least `SERIAL_TIME` seconds of them (a tree can take microseconds).
+/// Trees of one set grown alone to time a tree on one core: about `SERIAL_TIME` seconds of
+/// them (a tree can take microseconds), at least one and at most half the set; `SERIAL_TREES`
+/// when no tree's cost is known yet. (2 ms until session 19, behind an uncounted tree.)
 const SERIAL_TREES: usize = 2;
-const SERIAL_TIME: f64 = 0.002;
+const SERIAL_TIME: f64 = 0.001;
 
 /// Profiles imputing `source`, with the threads of `pool` for the speedup (without a forest,
 /// and with the observed bins given, it neither uses them nor waits for them to start).
 /// Returns the profile
-/// of the work left and the items it imputed, which the run keeps ([`plan::take_finished`]).
+/// of the work left, and the items it imputed and the pair table it built, which the run
+/// keeps ([`ProfiledWork`]).
 ///
 /// `observed`: each item's observed bins, when known (sampling counts them as it writes the
 /// grid); otherwise the whole grid is read to count them, which on a grid of 114 MB was most of
@@ -50,12 +52,12 @@ pub fn profile(
     options: &ImputeOptions,
     observed: Option<&[u64]>,
     pool: &ProfilePool<'_>,
-) -> Result<(StageProfile, Vec<FinishedItem>)> {
+) -> Result<(StageProfile, ProfiledWork)> {
     let started = Instant::now();
     let name = "impute";
     if shape.is_empty() {
         let profile = StageProfile { name, profiling: started.elapsed(), ..Default::default() };
-        return Ok((profile, Vec::new()));
+        return Ok((profile, ProfiledWork::default()));
     }
     let threads = pool.threads();
     let block = shape.item_block_len();
@@ -132,76 +134,36 @@ pub fn profile(
         trainers[s].0.fit_tree(plan::tree_seed(options.seed, chosen[j], f, k))
     };
 
-    // A tree on one core: the first trees of one item's first set, serially. The other
-    // profiled items' trees are scaled from it by their training rows, as every other item's
-    // are: timing each of them serially too would cost the pool's other threads' share of
-    // their trees again, per item.
-    let mut grown: Vec<Vec<Option<Tree>>> = sets.iter().map(|_| vec![None; trees]).collect();
-    let mut tree_time = vec![0.0f64; chosen.len()];
-    let mut serial_time = 0.0;
-    let set_rows =
-        |j: usize| prepared[j].0.fits.first().map_or(2.0, |(_, y)| y.len().max(2) as f64);
-    if let Some(s) = sets.iter().position(|&(_, f)| f == 0) {
-        let j = sets[s].0;
-        // The first tree warms the caches and is not counted; then trees until SERIAL_TIME
-        // of them, leaving at least half the set to the pool.
-        let mut times = Vec::new();
-        let most = (trees / 2).max(SERIAL_TREES.min(trees));
-        for (k, slot) in grown[s].iter_mut().enumerate().take(most) {
-            let t = timed(&mut || *slot = Some(grow(s, k)));
-            serial_time += t;
-            times.push(t);
-            if times.len() >= SERIAL_TREES && times[1..].iter().sum::<f64>() >= SERIAL_TIME {
-                break;
-            }
-        }
-        let timed = match times.len() {
-            0 => 0.0,
-            1 => times[0],
-            n => times[1..].iter().sum::<f64>() / (n - 1) as f64,
-        };
-        for (other, time) in tree_time.iter_mut().enumerate() {
-            *time = timed * n_log_n(set_rows(other)) / n_log_n(set_rows(j));
-        }
-    }
-
-    // The rest on the pool, in two batches of alternate trees (alike in their mix of items).
-    let rest: Vec<(usize, usize)> = (0..sets.len())
-        .flat_map(|s| (0..trees).map(move |k| (s, k)))
-        .filter(|&(s, k)| grown[s][k].is_none())
+    // Every tree of the profiled sets: on the pool, then the last few of one set on one
+    // core (see `grow_timed`). The other profiled items' trees are scaled from those by their
+    // training rows, as every other item's are.
+    let rows_of_set: Vec<f64> =
+        sets.iter().map(|&(j, f)| prepared[j].0.fits[f].1.len().max(2) as f64).collect();
+    let timing = if sets.is_empty() {
+        TreeTiming::none()
+    } else {
+        let timing = grow_timed(pool.running(), trees, &rows_of_set, &grow);
+        kept += timing.wall - timing.serial_time;
+        timing
+    };
+    // A tree of each profiled item's first set on one core.
+    let tree_time: Vec<f64> = (0..chosen.len())
+        .map(|j| sets.iter().position(|&(sj, _)| sj == j).map_or(0.0, |s| timing.one_core[s]))
         .collect();
-    let mut speedup: Option<f64> = None;
-    for batch in [0, 1] {
-        let tasks: Vec<(usize, usize)> = rest.iter().copied().skip(batch).step_by(2).collect();
-        if tasks.is_empty() {
-            continue;
-        }
-        let at = Instant::now();
-        let made: Vec<Tree> =
-            pool.running().install(|| tasks.par_iter().map(|&(s, k)| grow(s, k)).collect());
-        let wall = at.elapsed().as_secs_f64();
-        kept += wall;
-        for (&(s, k), tree) in tasks.iter().zip(made) {
-            grown[s][k] = Some(tree);
-        }
-        // Too few trees to keep every thread busy say nothing about the speedup.
-        if threads > 1 && tasks.len() >= 2 * threads {
-            let one_core: f64 = tasks.iter().map(|&(s, _)| tree_time[sets[s].0]).sum();
-            let measured = one_core / wall.max(1e-9);
-            speedup = Some(speedup.map_or(measured, |s: f64| s.max(measured)));
-        }
-    }
-    let speedup = speedup.map(|s| s.min(threads as f64));
-    kept += serial_time / speedup.unwrap_or(1.0);
+    // Too few trees to keep every thread busy say nothing about the speedup.
+    let speedup = timing
+        .contention
+        .filter(|_| threads > 1 && timing.pool_trees >= 2 * threads)
+        .map(|c| (threads as f64 / c).min(threads as f64));
+    kept += timing.serial_time / speedup.unwrap_or(1.0);
+    let grown = timing.grown;
     // A tree's size on the wire, from the first few grown.
-    let sizes: Vec<usize> =
-        grown.iter().flatten().flatten().take(4).map(|t| t.to_bytes().len()).collect();
+    let sizes: Vec<usize> = grown.iter().flatten().take(4).map(|t| t.to_bytes().len()).collect();
     let tree_bytes = sizes.iter().sum::<usize>().checked_div(sizes.len()).unwrap_or(0);
 
     // Fill, side by side, with the items' real forests: these blocks are the run's.
     let mut forests: Vec<Vec<Forest>> = chosen.iter().map(|_| Vec::new()).collect();
     for (s, trees) in grown.into_iter().enumerate() {
-        let trees = trees.into_iter().map(|t| t.expect("every tree grown")).collect();
         forests[sets[s].0].push(Forest::from_trees(trees));
     }
     let at = Instant::now();
@@ -288,7 +250,154 @@ pub fn profile(
         kept: Duration::from_secs_f64(kept).min(profiling),
         over_budget: false,
     };
-    Ok((profile, filled.into_iter().map(|(item, _)| item).collect()))
+    let items = filled.into_iter().map(|(item, _)| item).collect();
+    Ok((profile, ProfiledWork { items, pairs }))
+}
+
+/// What growing the profiled sets' trees measured (see [`grow_timed`]).
+struct TreeTiming<T> {
+    /// Every set's trees, in order.
+    grown: Vec<Vec<T>>,
+    /// Seconds per tree of each set on one core.
+    one_core: Vec<f64>,
+    /// Seconds of trees grown alone.
+    serial_time: f64,
+    /// Trees grown on the pool, side by side.
+    pool_trees: usize,
+    /// How much slower set 0's trees grew on the pool than alone (the median of those on the
+    /// pool over the mean of those alone); unmeasured without trees on both sides.
+    contention: Option<f64>,
+    /// Wall time of it all.
+    wall: f64,
+}
+
+impl<T> TreeTiming<T> {
+    /// Nothing grown, nothing measured.
+    fn none() -> Self {
+        TreeTiming {
+            grown: Vec::new(),
+            one_core: Vec::new(),
+            serial_time: 0.0,
+            pool_trees: 0,
+            contention: None,
+            wall: 0.0,
+        }
+    }
+}
+
+/// Grows `trees` trees of every set (the training rows of set `s` are `rows[s]`) with
+/// `grow(s, k)` on the threads of `pool`, each tree timed on the thread that grows it; the
+/// last trees of set 0, about [`SERIAL_TIME`] of them (at least one, at most half the set),
+/// are left for the last thread to finish, which grows them alone and times them: a tree's
+/// cost on one core, and how much slower the pool's trees grew beside each other.
+///
+/// Until session 19 the serial trees came first, on the calling thread, behind a tree that
+/// warmed its caches and was not counted (the first two trees grew 20-30% slower than the
+/// later ones), and the rest followed in two batches on the pool, each a barrier: the speedup
+/// was a batch's one-core cost over its wall time, the better batch's. On a 150-subject,
+/// 5-item job of 32 trees (trees of 0.55 ms), that was 2.9 ms of serial trees and three
+/// trips through the pool. Now the serial trees are grown by a thread warm from the pool's
+/// trees, as the pool's one trip ends, and none is left uncounted: that job's imputation
+/// profile cost 2.1-2.2 ms beyond the work kept, against 2.9-3.0 ms, and auto took 3.7 and
+/// -2.4 ms more than threads (paired medians of 21 runs, `tools/auto_overhead.py`, two runs
+/// with the pair table kept as well) against 6.2 and 7.2 ms.
+fn grow_timed<T: Send>(
+    pool: &rayon::ThreadPool,
+    trees: usize,
+    rows: &[f64],
+    grow: &(dyn Fn(usize, usize) -> T + Sync),
+) -> TreeTiming<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let started = Instant::now();
+    // Set 0's trees last: the serial ones are its last.
+    let order: Vec<(usize, usize)> =
+        (1..rows.len()).chain([0]).flat_map(|s| (0..trees).map(move |k| (s, k))).collect();
+    let n = order.len();
+    let most_serial = (trees / 2).max(1).min(trees);
+    let next = AtomicUsize::new(0);
+    let busy = AtomicUsize::new(pool.current_num_threads());
+    // Set 0's tree cost on the pool, from the trees grown there so far (seconds per tree,
+    // scaled by rows): how many trees make SERIAL_TIME.
+    let so_far = Mutex::new((0.0f64, 0usize));
+    let serial_wanted = |so_far: &Mutex<(f64, usize)>| -> usize {
+        let (sum, count) = *so_far.lock().expect("not poisoned");
+        let wanted = if count == 0 {
+            SERIAL_TREES
+        } else {
+            (SERIAL_TIME / (sum / count as f64).max(1e-9)).ceil() as usize
+        };
+        wanted.clamp(1, most_serial)
+    };
+    // Per thread: (task, tree, seconds, grown alone).
+    let mine: Vec<Vec<(usize, T, f64, bool)>> = pool.broadcast(|_| {
+        let mut mine = Vec::new();
+        loop {
+            let q = next.load(Ordering::Acquire);
+            if q >= n || (order[q].0 == 0 && n - q <= serial_wanted(&so_far)) {
+                break;
+            }
+            if next.compare_exchange(q, q + 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue;
+            }
+            let (s, k) = order[q];
+            let at = Instant::now();
+            let tree = grow(s, k);
+            let t = at.elapsed().as_secs_f64();
+            let mut total = so_far.lock().expect("not poisoned");
+            total.0 += t * n_log_n(rows[0]) / n_log_n(rows[s]);
+            total.1 += 1;
+            drop(total);
+            mine.push((q, tree, t, false));
+        }
+        // The last thread out grows what is left alone: the others are done.
+        if busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let left = next.swap(n, Ordering::AcqRel);
+            for (q, &(s, k)) in order.iter().enumerate().skip(left) {
+                let at = Instant::now();
+                let tree = grow(s, k);
+                mine.push((q, tree, at.elapsed().as_secs_f64(), true));
+            }
+        }
+        mine
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let mut slots: Vec<Option<(T, f64, bool)>> = (0..n).map(|_| None).collect();
+    for (q, tree, t, alone) in mine.into_iter().flatten() {
+        slots[q] = Some((tree, t, alone));
+    }
+    let slots: Vec<(T, f64, bool)> =
+        slots.into_iter().map(|slot| slot.expect("every tree grown once")).collect();
+    let serial: Vec<f64> = slots.iter().filter(|g| g.2).map(|g| g.1).collect();
+    let serial_time: f64 = serial.iter().sum();
+    let serial_per_tree = serial_time / serial.len().max(1) as f64;
+    // Each set's trees grown on the pool, in seconds.
+    let mut on_pool: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
+    for (&(s, _), g) in order.iter().zip(&slots).filter(|(_, g)| !g.2) {
+        on_pool[s].push(g.1);
+    }
+    let pool_trees = on_pool.iter().map(Vec::len).sum();
+    // Against set 0's own trees: the sets' trees differ in cost by more than their rows say
+    // (two sets of 2273 rows grew trees of 0.52 and 0.41 ms).
+    let contention = (!on_pool[0].is_empty() && !serial.is_empty())
+        .then(|| median(&mut on_pool[0].clone()) / serial_per_tree.max(1e-12));
+    // A tree of each set on one core: the serial ones, or its trees on the pool less the
+    // contention; without either, scaled from set 0 by rows.
+    let one_core: Vec<f64> = on_pool
+        .iter_mut()
+        .enumerate()
+        .map(|(s, times)| match contention {
+            _ if s == 0 => serial_per_tree,
+            Some(c) if !times.is_empty() => median(times) / c,
+            _ => serial_per_tree * n_log_n(rows[s]) / n_log_n(rows[0]),
+        })
+        .collect();
+    // `order` holds each set's trees in order, set 0's last.
+    let mut grown: Vec<Vec<T>> = (0..rows.len()).map(|_| Vec::with_capacity(trees)).collect();
+    for (&(s, _), (tree, _, _)) in order.iter().zip(slots) {
+        grown[s].push(tree);
+    }
+    TreeTiming { grown, one_core, serial_time, pool_trees, contention, wall }
 }
 
 /// One profiled item's costs (seconds on one core, under the pool's contention for the tasks
@@ -355,6 +464,66 @@ mod tests {
         let more = m.scaled_to(2000.0, 6.0, 10) - m.fill;
         let trees_part = (0.6 + 0.6) * (2000.0 * 2000f64.log2()) / (1000.0 * 1000f64.log2());
         assert!((more - (0.4 + trees_part)).abs() < 1e-9, "{more}");
+    }
+
+    /// `grow_timed` with trees that each spin for `spin`, on `threads` threads: the timing,
+    /// and whether each tree (set, index) grew while no other did.
+    fn spin_trees(
+        threads: usize,
+        sets: usize,
+        trees: usize,
+        spin: Duration,
+    ) -> (TreeTiming<(usize, usize)>, Vec<Vec<bool>>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let active = AtomicUsize::new(0);
+        let alone = Mutex::new(vec![vec![false; trees]; sets]);
+        let grow = |s: usize, k: usize| {
+            let mut most = active.fetch_add(1, Ordering::SeqCst) + 1;
+            let at = Instant::now();
+            while at.elapsed() < spin {
+                most = most.max(active.load(Ordering::SeqCst));
+            }
+            active.fetch_sub(1, Ordering::SeqCst);
+            alone.lock().unwrap()[s][k] = most == 1;
+            (s, k)
+        };
+        let timing = grow_timed(&pool, trees, &vec![1000.0; sets], &grow);
+        (timing, alone.into_inner().unwrap())
+    }
+
+    #[test]
+    fn trees_grow_once_each_and_the_last_few_of_set_0_alone() {
+        let spin = Duration::from_micros(300);
+        for (threads, sets, trees) in [(2, 3, 8), (3, 2, 16), (1, 2, 4), (2, 1, 1)] {
+            let (timing, alone) = spin_trees(threads, sets, trees, spin);
+            let case = format!("{threads} threads, {sets} sets of {trees}");
+            for (s, grown) in timing.grown.iter().enumerate() {
+                let expected: Vec<_> = (0..trees).map(|k| (s, k)).collect();
+                assert_eq!(grown, &expected, "{case}: set {s}'s trees, once each, in order");
+            }
+            // About 1 ms of 0.3 ms trees (fewer if they looked slower on the pool), at least
+            // one, at most half the set: the last ones of set 0, each grown alone.
+            let serial = sets * trees - timing.pool_trees;
+            assert!((1..=4.min((trees / 2).max(1))).contains(&serial), "{case}: {serial}");
+            let last = &alone[0][trees - serial..];
+            assert!(last.iter().all(|&a| a), "{case}: set 0's last {serial} alone: {alone:?}");
+            let secs = timing.serial_time;
+            assert!(secs >= serial as f64 * spin.as_secs_f64(), "{case}: {secs} s timed alone");
+            assert!(secs < timing.wall, "{case}");
+            // Spinning trees are not slowed by each other, but a thread descheduled by the
+            // tests beside this one makes its trees look slower: loose bounds.
+            let one_core = &timing.one_core;
+            assert!(
+                one_core.iter().all(|&t| t >= spin.as_secs_f64() / 4.0),
+                "{case}: {one_core:?}"
+            );
+            match timing.contention {
+                Some(c) => assert!(c > 0.25, "{case}: {c}"),
+                None => assert_eq!(trees, 1, "{case}: no tree of set 0 on the pool"),
+            }
+        }
     }
 
     #[test]
