@@ -64,8 +64,9 @@ const WARM_UP_BYTES: usize = 64 << 10;
 /// profile times work on it; returns at once.
 ///
 /// A thread's first work ran slower than its later work: in the sampling profile of a
-/// 30-subject, 5-item export, the first piece parsed on the pool took 1.34-1.65 ns per byte
-/// (medians of 60 runs) against 0.79-0.94 for the pool's later pieces, and the median speedup
+/// 30-subject, 5-item export (its budget lifted in a trace build, so that all six parts ran),
+/// the first piece parsed on the pool took 1.34-1.65 ns per byte (medians of 60 runs) against
+/// 0.79-0.94 for the pool's later pieces, and the median speedup
 /// of two threads measured 1.50 (lowest 1.02, and auto then chose to sample serially). With
 /// this warm-up, run while the admissions are read: 1.18-1.25 ns per byte for that piece, a
 /// median speedup of 1.77-1.88 (lowest 1.36-1.39). Among what a thread does once is setting up

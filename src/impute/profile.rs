@@ -135,8 +135,8 @@ pub fn profile(
     };
 
     // Every tree of the profiled sets: on the pool, then the last few of one set on one
-    // core (see `grow_timed`). The other profiled items' trees are scaled from those by their
-    // training rows, as every other item's are.
+    // core (see `grow_timed`), which gives each set's tree on one core. Every other item's
+    // are scaled from the profiled items' by training rows (`Measured::scaled_to`).
     let rows_of_set: Vec<f64> =
         sets.iter().map(|&(j, f)| prepared[j].0.fits[f].1.len().max(2) as f64).collect();
     let timing = if sets.is_empty() {
@@ -314,7 +314,7 @@ fn grow_timed<T: Send>(
     let order: Vec<(usize, usize)> =
         (1..rows.len()).chain([0]).flat_map(|s| (0..trees).map(move |k| (s, k))).collect();
     let n = order.len();
-    let most_serial = (trees / 2).max(1).min(trees);
+    let most_serial = (trees / 2).max(1);
     let next = AtomicUsize::new(0);
     let busy = AtomicUsize::new(pool.current_num_threads());
     // Set 0's tree cost on the pool, from the trees grown there so far (seconds per tree,
