@@ -24,7 +24,24 @@ pub struct Header {
 
 impl Header {
     /// Parses a header record (raw bytes, possibly quoted, possibly ending in a line break).
+    ///
+    /// A header without a quote is split at its commas, as the CSV reader would split it:
+    /// the first header a thread parses builds that thread's reader, and on the sampling
+    /// profile's critical path (the calling thread's first header) that took 37 us (median of
+    /// 40 runs) of a 5.5 ms job. MIMIC-IV's headers and the generator's have no quotes.
     pub fn parse(bytes: &[u8]) -> Self {
+        if !bytes.contains(&b'"') {
+            // The reader drops a byte-order mark at the input's start.
+            let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+            let breaks = |b: &u8| *b == b'\n' || *b == b'\r';
+            let start = bytes.iter().position(|b| !breaks(b)).unwrap_or(bytes.len());
+            let record = &bytes[start..];
+            let record = &record[..record.iter().position(breaks).unwrap_or(record.len())];
+            if record.is_empty() {
+                return Header::from_fields([]);
+            }
+            return Header::from_fields(record.split(|&b| b == b','));
+        }
         // Sized to the input, which no record outgrows: one call reads it, a second (with no
         // input left) ends it.
         let mut fields = vec![0u8; bytes.len()];
@@ -95,8 +112,13 @@ mod tests {
 
     #[test]
     fn parses_as_the_csv_crate_does() {
-        let cases: [&[u8]; 11] = [
+        let cases: [&[u8]; 16] = [
             b"a,b,c\n",
+            b"\xef\xbb\xbf\r\na,b\n",
+            b"\r\n\ra,b\r\nc,d\r\n",
+            b"a\rb",
+            b"\n\n",
+            b" spaced , names ,\t\n",
             b",,,",
             b"\xef\xbb\xbfsubject_id,itemid\n",
             b"a,b,c",
