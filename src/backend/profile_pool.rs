@@ -60,6 +60,13 @@ impl<'a> ProfilePool<'a> {
 /// Bytes each thread of a profile's pool allocates and touches as it starts ([`warm_up`]).
 const WARM_UP_BYTES: usize = 64 << 10;
 
+/// Starts a pool of `threads` for profiles, its threads warmed up as they start ([`warm_up`]).
+pub(crate) fn start(threads: usize) -> crate::error::Result<std::sync::Arc<rayon::ThreadPool>> {
+    let pool = super::thread_pool(threads, false)?;
+    warm_up(&pool);
+    Ok(std::sync::Arc::new(pool))
+}
+
 /// Has every thread of `pool` allocate and touch a small buffer as soon as it starts, before a
 /// profile times work on it; returns at once.
 ///
@@ -71,7 +78,7 @@ const WARM_UP_BYTES: usize = 64 << 10;
 /// this warm-up, run while the admissions are read: 1.18-1.25 ns per byte for that piece, a
 /// median speedup of 1.77-1.88 (lowest 1.36-1.39). Among what a thread does once is setting up
 /// its allocator's arena on its first allocation, which this triggers.
-pub(crate) fn warm_up(pool: &rayon::ThreadPool) {
+fn warm_up(pool: &rayon::ThreadPool) {
     pool.spawn_broadcast(|_| {
         let buffer = vec![1u8; WARM_UP_BYTES];
         std::hint::black_box(&buffer);

@@ -499,9 +499,8 @@ impl Selector {
             let at = Instant::now();
             let mask = super::affinity_cores();
             let threads = args.target_cores.unwrap_or(mask).clamp(1, mask);
-            selector.pool = super::thread_pool(threads, false).ok().map(Arc::new);
+            selector.pool = super::profile_pool::start(threads).ok();
             if let Some(pool) = &selector.pool {
-                super::profile_pool::warm_up(pool);
                 pool.spawn(|| {
                     available_cores();
                 });
@@ -555,8 +554,7 @@ impl Selector {
                     let threads = self.profile_threads(cores.unwrap_or_else(available_cores));
                     self.pool_up = false;
                     self.pool_start = Duration::ZERO;
-                    let pool = Arc::new(super::thread_pool(threads, false)?);
-                    super::profile_pool::warm_up(&pool);
+                    let pool = super::profile_pool::start(threads)?;
                     self.pool.insert(pool).clone()
                 }
             };

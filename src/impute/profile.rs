@@ -320,7 +320,7 @@ fn grow_timed<T: Send>(
     // Set 0's tree cost on the pool, from the trees grown there so far (seconds per tree,
     // scaled by rows): how many trees make SERIAL_TIME.
     let so_far = Mutex::new((0.0f64, 0usize));
-    let serial_wanted = |so_far: &Mutex<(f64, usize)>| -> usize {
+    let serial_wanted = || -> usize {
         let (sum, count) = *so_far.lock().expect("not poisoned");
         let wanted = if count == 0 {
             SERIAL_TREES
@@ -334,7 +334,7 @@ fn grow_timed<T: Send>(
         let mut mine = Vec::new();
         loop {
             let q = next.load(Ordering::Acquire);
-            if q >= n || (order[q].0 == 0 && n - q <= serial_wanted(&so_far)) {
+            if q >= n || (order[q].0 == 0 && n - q <= serial_wanted()) {
                 break;
             }
             if next.compare_exchange(q, q + 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
