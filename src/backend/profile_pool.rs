@@ -91,17 +91,39 @@ fn warm_up(pool: &rayon::ThreadPool) {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Condvar, Mutex};
 
-    /// A pool of `threads` whose threads each take `delay` to start, and a count of those
+    /// Holds threads back until opened, or for 10 s at most: a test that waits for them
+    /// behind a gate it has not opened yet fails after those 10 s instead of hanging.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl Gate {
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+
+        fn pass(&self) {
+            let open = self.open.lock().unwrap();
+            let limit = Duration::from_secs(10);
+            drop(self.opened.wait_timeout_while(open, limit, |open| !*open).unwrap());
+        }
+    }
+
+    /// A pool of `threads` whose threads each start once `gate` opens, and a count of those
     /// started.
-    fn slow_pool(threads: usize, delay: Duration) -> (rayon::ThreadPool, Arc<AtomicUsize>) {
+    fn gated_pool(threads: usize, gate: &Arc<Gate>) -> (rayon::ThreadPool, Arc<AtomicUsize>) {
         let started = Arc::new(AtomicUsize::new(0));
         let count = started.clone();
+        let gate = gate.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .start_handler(move |_| {
-                std::thread::sleep(delay);
+                gate.pass();
                 count.fetch_add(1, Ordering::SeqCst);
             })
             .build()
@@ -111,16 +133,27 @@ mod tests {
 
     #[test]
     fn running_waits_once_for_every_thread_and_keeps_the_wait() {
-        let delay = Duration::from_millis(30);
-        let (pool, started) = slow_pool(3, delay);
+        let gate = Arc::new(Gate::default());
+        let (pool, started) = gated_pool(3, &gate);
         let lent = ProfilePool::new(&pool, false);
         assert_eq!(lent.threads(), 3);
         assert!(!lent.is_up() && lent.waited() == Duration::ZERO, "nothing waited for yet");
+        assert_eq!(started.load(Ordering::SeqCst), 0, "no thread past the gate");
+        let opener = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                gate.open();
+            })
+        };
+        let at = Instant::now();
         lent.running();
+        let outside = at.elapsed();
+        opener.join().unwrap();
         assert_eq!(started.load(Ordering::SeqCst), 3, "every thread ran before it returned");
         assert!(lent.is_up());
         let waited = lent.waited();
-        assert!(waited >= delay / 2, "the threads' start was waited for: {waited:?}");
+        assert!(waited > Duration::ZERO && waited <= outside, "{waited:?} of {outside:?}");
         lent.running();
         assert_eq!(lent.waited(), waited, "a pool seen running is not waited for again");
     }
@@ -129,17 +162,21 @@ mod tests {
 
     #[test]
     fn warming_up_runs_on_every_thread_without_waiting_for_them() {
-        let (pool, _) = slow_pool(3, Duration::from_millis(50));
-        let at = Instant::now();
+        let gate = Arc::new(Gate::default());
+        let (pool, started) = gated_pool(3, &gate);
         warm_up(&pool);
-        assert!(at.elapsed() < Duration::from_millis(50), "returned before the threads started");
+        // Had it waited for them, the threads would have passed the gate after its 10 s.
+        assert_eq!(started.load(Ordering::SeqCst), 0, "returned before the threads started");
+        gate.open();
         // Queued after the warm-up on each thread.
         assert_eq!(pool.broadcast(|_| WARMED.get()), vec![true; 3], "every thread warmed up");
     }
 
     #[test]
     fn a_pool_known_to_be_up_is_not_waited_for() {
-        let (pool, started) = slow_pool(2, Duration::from_millis(30));
+        let gate = Arc::new(Gate::default());
+        let (pool, started) = gated_pool(2, &gate);
+        gate.open();
         pool.broadcast(|_| ());
         assert_eq!(started.load(Ordering::SeqCst), 2);
         let lent = ProfilePool::new(&pool, true);
