@@ -71,8 +71,8 @@ pub struct JobReport {
 /// scratch file beside `out` for grids larger than memory), then imputes it into `out` (+ axes
 /// and observed mask), atomically. `before_impute` sees the sampled grid (and each item's
 /// observed bins) and may replace the executor (`--backend auto` chooses anew for the
-/// imputation, a different workload); the items it returns finished are kept, not imputed
-/// again.
+/// imputation, a different workload); what its profile did that the run keeps (the items it
+/// imputed, the pair table it built) is not done again.
 #[allow(clippy::too_many_arguments)]
 pub fn run_job(
     plan: &Plan,
@@ -90,7 +90,7 @@ pub fn run_job(
     let sampled = sample_to_grid(plan, inputs, sample_options, head, exec, sampling, out, home);
     sampling.finish_and_clear();
     let (grid, axes, sample) = sampled?;
-    let finished =
+    let profiled =
         before_impute(grid.values(), grid.shape(), &axes, &sample.observed_per_item, exec)?;
     let spinner = imputing(exec);
     let start = Instant::now();
@@ -106,7 +106,7 @@ pub fn run_job(
         out,
         impute_options,
         exec,
-        finished,
+        profiled,
     );
     spinner.finish_and_clear();
     Ok(JobReport { sample, impute: imputed?, impute_time: start.elapsed() })
@@ -158,14 +158,14 @@ impl SourceGrid {
     }
 }
 
-/// Imputes an opened grid file into `out` (+ axes and observed mask), atomically; `finished`
-/// items are kept as they are.
+/// Imputes an opened grid file into `out` (+ axes and observed mask), atomically; the items
+/// `profiled` finished are kept as they are, its pair table used.
 pub fn impute_file(
     source: &SourceGrid,
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
-    finished: ProfiledWork,
+    profiled: ProfiledWork,
 ) -> Result<(ImputeReport, Duration)> {
     let start = Instant::now();
     let grid = &source.grid;
@@ -178,7 +178,7 @@ pub fn impute_file(
         out,
         options,
         exec,
-        finished,
+        profiled,
     )?;
     Ok((report, start.elapsed()))
 }
@@ -195,8 +195,9 @@ fn check_axes(axes: &Axes, shape: GridShape, grid: &Path) -> Result<()> {
 
 /// Imputes `source` into a new grid file at `out`, then writes the axes and the observed mask.
 /// `source_region`: where `source` lies in a file or segment that worker processes can map
-/// (over `shm` a private source is first copied into a segment). The blocks of `finished`
-/// items are written as they are; the plan runs for the others.
+/// (over `shm` a private source is first copied into a segment). The blocks of the items
+/// `profiled` finished are written as they are; the plan runs for the others, with the pair
+/// table `profiled` holds, if any.
 #[allow(clippy::too_many_arguments)]
 pub fn impute_to_file(
     source: &[f32],
@@ -206,11 +207,11 @@ pub fn impute_to_file(
     out: &Path,
     options: &ImputeOptions,
     exec: &mut Executor,
-    finished: ProfiledWork,
+    profiled: ProfiledWork,
 ) -> Result<ImputeReport> {
     let hours = first_bin_hours(axes)?;
     let dest = NpyFile::create(out, shape)?;
-    let ProfiledWork { items: finished, pairs } = finished;
+    let ProfiledWork { items: finished, pairs } = profiled;
     let todo = plan::take_finished(&dest, shape, &finished)?;
     let dest_region = Region {
         path: dest.temp_path().to_path_buf(),

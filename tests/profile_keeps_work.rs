@@ -49,7 +49,7 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             [(BackendKind::Threads, 2, None), (BackendKind::Pipe, 2, Some(counts.as_slice()))]
         {
             let hours = first_bin_hours(&source.axes).unwrap();
-            let (stage, finished) = profile::profile(
+            let (stage, profiled) = profile::profile(
                 grid.values(),
                 grid.shape(),
                 &hours,
@@ -59,10 +59,14 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             )
             .unwrap();
             // With a forest, one item per profiling thread; without, one on the caller's.
-            let profiled = if method.uses_forest() { 2 } else { 1 };
-            assert_eq!(finished.items.len(), profiled, "{method}: items imputed by the profile");
-            assert_eq!(finished.pairs.is_some(), method.uses_partners(), "{method}: pair table");
-            profiled_items.push(finished.items.iter().map(|f| f.item).collect::<Vec<_>>());
+            let profiled_count = if method.uses_forest() { 2 } else { 1 };
+            assert_eq!(
+                profiled.items.len(),
+                profiled_count,
+                "{method}: items imputed by the profile"
+            );
+            assert_eq!(profiled.pairs.is_some(), method.uses_partners(), "{method}: pair table");
+            profiled_items.push(profiled.items.iter().map(|f| f.item).collect::<Vec<_>>());
             assert!(stage.kept > std::time::Duration::ZERO, "{method}: the kept work is counted");
             assert!(stage.kept <= stage.profiling);
             if !method.uses_forest() {
@@ -71,7 +75,7 @@ fn items_imputed_by_the_profile_are_kept_and_change_nothing() {
             }
             let out = dir.path().join(format!("{method}-{kind:?}.npy"));
             let mut exec = Executor::start(spec(kind, workers)).unwrap();
-            let (report, _) = impute_file(&source, &out, &options, &mut exec, finished).unwrap();
+            let (report, _) = impute_file(&source, &out, &options, &mut exec, profiled).unwrap();
             assert!(
                 std::fs::read(&out).unwrap() == std::fs::read(&reference).unwrap(),
                 "{method} on {kind:?} with kept items differs from serial"

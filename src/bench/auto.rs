@@ -412,10 +412,10 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
         |values, shape, axes, observed, exec| {
             let hours = first_bin_hours(axes)?;
             let switching = Instant::now();
-            let mut finished = ProfiledWork::default();
+            let mut kept = ProfiledWork::default();
             let switched = selector.switch(exec, |pool| {
                 let at = Instant::now();
-                let (profile, items) = impute_profile::profile(
+                let (profile, work) = impute_profile::profile(
                     values,
                     shape,
                     &hours,
@@ -424,11 +424,11 @@ pub(crate) fn run_auto(job: &BenchJob, target: usize) -> Result<AutoRun> {
                     pool,
                 )?;
                 profiled[1] += at.elapsed().saturating_sub(pool.waited());
-                finished = items;
+                kept = work;
                 Ok(profile)
             });
             selecting += switching.elapsed();
-            switched.map(|()| finished)
+            switched.map(|()| kept)
         },
     )?;
     drop(exec);

@@ -77,18 +77,18 @@ pub fn run(args: ImputeCommand) -> Result<()> {
     let source = SourceGrid::open(&args.grid)?;
     let options = args.impute.options();
     let mut selector = args.backend.selector();
-    // The items the profile imputed (under auto) are the run's: kept, not imputed again.
-    let mut finished = ProfiledWork::default();
+    // What the profile did (under auto: items imputed, a pair table) is the run's: kept.
+    let mut profiled = ProfiledWork::default();
     let mut exec = selector.executor_for(None, |pool| {
         let hours = first_bin_hours(&source.axes)?;
         let grid = &source.grid;
-        let (profile, items) =
+        let (profile, work) =
             profile::profile(grid.values(), grid.shape(), &hours, &options, None, pool)?;
-        finished = items;
+        profiled = work;
         Ok(profile)
     })?;
     let spinner = report::spinner(&format!("imputing on {}", exec.spec()));
-    let result = impute_file(&source, &args.out, &options, &mut exec, finished);
+    let result = impute_file(&source, &args.out, &options, &mut exec, profiled);
     spinner.finish_and_clear();
     let (summary, elapsed) = result?;
     print!("{}", report::impute_summary(&summary, elapsed));

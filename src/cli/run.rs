@@ -106,15 +106,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         |values, shape, axes, observed, exec| {
             // The imputation is a different workload: measured and chosen for on its own.
             let hours = first_bin_hours(axes)?;
-            // The items the profile imputed are the run's: kept, not imputed again.
-            let mut finished = ProfiledWork::default();
+            // What the profile did (items imputed, a pair table) is the run's: kept.
+            let mut profiled = ProfiledWork::default();
             selector.switch(exec, |pool| {
-                let (profile, items) =
+                let (profile, work) =
                     impute_profile::profile(values, shape, &hours, &options, Some(observed), pool)?;
-                finished = items;
+                profiled = work;
                 Ok(profile)
             })?;
-            Ok(finished)
+            Ok(profiled)
         },
     )?;
     let (sampled, imputed, impute_time) = (job.sample, job.impute, job.impute_time);
